@@ -1,0 +1,432 @@
+"""Trains and evaluates the MNIST network using a feed dictionary.
+
+The tutorial's session loop: build the graph of mnist.py on placeholders, then
+feed one batch of input_data's training split per step through feed_dict.
+Every 100 steps it prints the loss and writes a summary for TensorBoard; every
+1000 steps and at the last one it saves a checkpoint and evaluates the model
+on the training, validation and test splits.
+
+Where the tutorial's code fell short, this one does not: the log directory is
+never wiped (a run resumes from the latest checkpoint in it), evaluation counts
+every example of a split, --seed makes runs repeatable, a loss that turns NaN
+stops the run, and TensorFlow's log noise is off unless TF_CPP_MIN_LOG_LEVEL
+is set.
+
+  python fully_connected_feed.py --max_steps 2000 --log_dir logs/run1
+"""
+
+import argparse
+import collections
+import contextlib
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+# TensorFlow writes its C++ start-up messages to stderr before Python can
+# configure any logging. Unless the user asked for them by setting
+# TF_CPP_MIN_LOG_LEVEL, they are silenced while TensorFlow loads.
+TF_LOGS_WANTED = 'TF_CPP_MIN_LOG_LEVEL' in os.environ
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+
+@contextlib.contextmanager
+def _stderr_silenced(enabled):
+  """Points file descriptor 2 at /dev/null for the duration, if enabled."""
+  if not enabled:
+    yield
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, 2)
+  try:
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
+with _stderr_silenced(not TF_LOGS_WANTED):
+  import tensorflow as tf
+  import input_data
+  import mnist
+
+tf1 = tf.compat.v1
+
+DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_feed')
+LOSS_EVERY = 100
+CHECKPOINT_EVERY = 1000
+MAX_UNITS = 100000
+MAX_STEPS = 10**9
+MAX_SEED = 2**31 - 1
+
+Model = collections.namedtuple('Model', [
+    'images_placeholder', 'labels_placeholder', 'logits', 'loss', 'train_op',
+    'eval_correct', 'summary', 'global_step'])
+
+
+class UsageError(Exception):
+  """Flags that cannot work together with the log directory they name."""
+
+
+class DivergedError(Exception):
+  """The loss became NaN or infinite."""
+
+
+def placeholder_inputs(batch_size):
+  """Generates placeholder variables to represent the input tensors.
+
+  These placeholders are used as inputs by the rest of the model building
+  code and will be fed from the downloaded data in the .run() loop, below.
+
+  Args:
+    batch_size: The batch size will be baked into both placeholders.
+
+  Returns:
+    images_placeholder: Images placeholder, float32 [batch_size, 784].
+    labels_placeholder: Labels placeholder, int32 [batch_size].
+  """
+  images_placeholder = tf1.placeholder(
+      tf.float32, shape=(batch_size, mnist.IMAGE_PIXELS), name='images')
+  labels_placeholder = tf1.placeholder(tf.int32, shape=(batch_size,),
+                                       name='labels')
+  return images_placeholder, labels_placeholder
+
+
+def fill_feed_dict(data_set, images_pl, labels_pl):
+  """Fills the feed_dict for training the given step.
+
+  Args:
+    data_set: The DataSet of images and labels to take the next batch from.
+    images_pl: The images placeholder, from placeholder_inputs(); its static
+      batch dimension sets the batch size.
+    labels_pl: The labels placeholder, from placeholder_inputs().
+
+  Returns:
+    feed_dict: The feed dictionary mapping from placeholders to values.
+  """
+  batch_size = images_pl.shape[0]
+  images_feed, labels_feed = data_set.next_batch(batch_size)
+  return {images_pl: images_feed, labels_pl: labels_feed}
+
+
+def _padded_batches(data_set, batch_size):
+  """Yields every example of data_set, in order, in batches of batch_size.
+
+  The last batch is padded with blank images labelled -1, which
+  mnist.evaluation() never counts as correct, so that the fixed-size
+  placeholders see every example exactly once.
+  """
+  images, labels = data_set.images, data_set.labels
+  for start in range(0, data_set.num_examples, batch_size):
+    batch_images = images[start:start + batch_size]
+    batch_labels = labels[start:start + batch_size].astype(np.int32)
+    missing = batch_size - len(batch_labels)
+    if missing:
+      batch_images = np.concatenate(
+          [batch_images, np.zeros((missing,) + batch_images.shape[1:],
+                                  batch_images.dtype)])
+      batch_labels = np.concatenate(
+          [batch_labels, np.full(missing, -1, np.int32)])
+    yield batch_images, batch_labels
+
+
+def do_eval(sess, eval_correct, images_placeholder, labels_placeholder,
+            data_set):
+  """Runs one evaluation against the full epoch of data, every example.
+
+  Args:
+    sess: The session in which the model has been trained.
+    eval_correct: The tensor that returns the number of correct predictions.
+    images_placeholder: The images placeholder.
+    labels_placeholder: The labels placeholder.
+    data_set: The set of images and labels to evaluate, from
+      input_data.read_data_sets().
+
+  Returns:
+    The precision @ 1: the fraction of the examples predicted correctly.
+  """
+  batch_size = images_placeholder.shape[0]
+  true_count = 0
+  for images, labels in _padded_batches(data_set, batch_size):
+    true_count += sess.run(eval_correct, feed_dict={
+        images_placeholder: images, labels_placeholder: labels})
+  num_examples = data_set.num_examples
+  precision = float(true_count) / num_examples
+  print('  Num examples: %d  Num correct: %d  Precision @ 1: %0.04f'
+        % (num_examples, true_count, precision))
+  return precision
+
+
+def evaluate_all(sess, model, data_sets):
+  """Evaluates the model on the three splits, as the tutorial prints them.
+
+  Returns:
+    A dict from split name ('train', 'validation', 'test') to precision @ 1.
+  """
+  precisions = {}
+  for split_name, header in (('train', 'Training Data Eval:'),
+                             ('validation', 'Validation Data Eval:'),
+                             ('test', 'Test Data Eval:')):
+    print(header)
+    precisions[split_name] = do_eval(
+        sess, model.eval_correct, model.images_placeholder,
+        model.labels_placeholder, getattr(data_sets, split_name))
+  return precisions
+
+
+def build_model(batch_size, hidden1, hidden2, learning_rate):
+  """Builds the tutorial's graph into the default graph.
+
+  Returns:
+    A Model of the placeholders and the tensors and ops the loop runs.
+  """
+  images_placeholder, labels_placeholder = placeholder_inputs(batch_size)
+  logits = mnist.inference(images_placeholder, hidden1, hidden2)
+  loss = mnist.loss(logits, labels_placeholder)
+  train_op = mnist.training(loss, learning_rate)
+  eval_correct = mnist.evaluation(logits, labels_placeholder)
+  return Model(images_placeholder, labels_placeholder, logits, loss, train_op,
+               eval_correct, tf1.summary.merge_all(),
+               tf1.train.get_global_step())
+
+
+def check_checkpoint_fits(checkpoint, log_dir):
+  """Checks that checkpoint holds every variable of the default graph.
+
+  Raises:
+    UsageError: If a variable is missing from it or has another shape there.
+  """
+  saved = dict(tf.train.list_variables(checkpoint))
+  for variable in tf1.global_variables():
+    name = variable.op.name
+    wanted = variable.shape.as_list()
+    if name not in saved:
+      raise UsageError(
+          '--log_dir %s: its checkpoint %s has no variable %s; it is not a '
+          'checkpoint of this model (use another --log_dir)'
+          % (log_dir, os.path.basename(checkpoint), name))
+    if saved[name] != wanted:
+      raise UsageError(
+          '--log_dir %s holds a checkpoint of another network: %s is %s there '
+          'but %s with these flags (use the same --hidden1/--hidden2, or '
+          'another --log_dir)' % (log_dir, name, saved[name], wanted))
+
+
+def restore_or_initialize(sess, saver, log_dir, global_step):
+  """Restores the latest checkpoint in log_dir, or initializes the variables.
+
+  Returns:
+    The global step to continue from: 0 for a fresh start.
+
+  Raises:
+    UsageError: If the checkpoint does not fit the graph.
+  """
+  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  if checkpoint is None:
+    sess.run(tf1.global_variables_initializer())
+    return 0
+  check_checkpoint_fits(checkpoint, log_dir)
+  saver.restore(sess, checkpoint)
+  step = int(sess.run(global_step))
+  print('Resuming from %s at step %d' % (checkpoint, step))
+  return step
+
+
+def _save_and_evaluate(sess, saver, model, data_sets, log_dir):
+  path = saver.save(sess, os.path.join(log_dir, 'model.ckpt'),
+                    global_step=model.global_step)
+  print('Saved checkpoint %s' % path)
+  return evaluate_all(sess, model, data_sets)
+
+
+def train_loop(sess, model, data_sets, saver, summary_writer, log_dir,
+               first_step, max_steps):
+  """Runs training steps first_step..max_steps-1, as the tutorial's loop.
+
+  Returns:
+    The precisions of the last evaluation.
+
+  Raises:
+    DivergedError: If the loss becomes NaN or infinite.
+  """
+  precisions = None
+  for step in range(first_step, max_steps):
+    start_time = time.time()
+    feed_dict = fill_feed_dict(data_sets.train, model.images_placeholder,
+                               model.labels_placeholder)
+    if step % LOSS_EVERY == 0:
+      _, loss_value, summary_str = sess.run(
+          [model.train_op, model.loss, model.summary], feed_dict=feed_dict)
+    else:
+      _, loss_value = sess.run([model.train_op, model.loss],
+                               feed_dict=feed_dict)
+    duration = time.time() - start_time
+    if not math.isfinite(loss_value):
+      raise DivergedError(step, loss_value)
+    if step % LOSS_EVERY == 0:
+      print('Step %d: loss = %.2f (%.3f sec)' % (step, loss_value, duration))
+      summary_writer.add_summary(summary_str, step)
+      summary_writer.flush()
+    if (step + 1) % CHECKPOINT_EVERY == 0 or step + 1 == max_steps:
+      precisions = _save_and_evaluate(sess, saver, model, data_sets, log_dir)
+  return precisions
+
+
+def _diverged_message(error, log_dir):
+  step, loss_value = error.args
+  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  kept = ('the last checkpoint, %s, is untouched' % checkpoint if checkpoint
+          else 'no checkpoint was saved')
+  return ('step %d: loss is %s: training diverged and was stopped (try a '
+          'smaller --learning_rate); %s' % (step, loss_value, kept))
+
+
+def run_training(flags):
+  """Trains MNIST for flags.max_steps global steps, resuming if it can.
+
+  Args:
+    flags: The parsed command line (see parse_flags).
+
+  Returns:
+    The precision @ 1 of each split at the end, keyed by split name.
+
+  Raises:
+    UsageError: If flags.log_dir holds a checkpoint of another model.
+    DivergedError: If the loss becomes NaN or infinite.
+    input_data.DataUnavailableError: If MNIST cannot be fetched.
+  """
+  os.makedirs(flags.log_dir, exist_ok=True)
+  with tf.Graph().as_default():
+    if flags.seed is not None:
+      tf1.set_random_seed(flags.seed)
+    model = build_model(flags.batch_size, flags.hidden1, flags.hidden2,
+                        flags.learning_rate)
+    saver = tf1.train.Saver(save_relative_paths=True)
+    with tf1.Session() as sess:
+      first_step = restore_or_initialize(sess, saver, flags.log_dir,
+                                         model.global_step)
+      sess.graph.finalize()
+      data_sets = input_data.read_data_sets(
+          flags.input_data_dir, fake_data=flags.fake_data, seed=flags.seed,
+          sources=flags.data_sources, timeout=flags.download_timeout)
+      if first_step >= flags.max_steps:
+        print('Step %d reaches --max_steps %d: nothing to train (raise '
+              '--max_steps to train on)' % (first_step, flags.max_steps))
+        return evaluate_all(sess, model, data_sets)
+      with contextlib.closing(
+          tf1.summary.FileWriter(flags.log_dir, sess.graph)) as writer:
+        # Tells TensorBoard to drop events a killed run wrote past this step.
+        writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
+                               first_step)
+        return train_loop(sess, model, data_sets, saver, writer,
+                          flags.log_dir, first_step, flags.max_steps)
+
+
+def _int_flag(low, high):
+  def parse(text):
+    try:
+      value = int(text)
+    except ValueError:
+      value = None
+    if value is None or not low <= value <= high:
+      raise argparse.ArgumentTypeError(
+          'expected a whole number from %d to %d, got %r' % (low, high, text))
+    return value
+  return parse
+
+
+def _rate_flag(text):
+  try:
+    value = float(text)
+  except ValueError:
+    value = math.nan
+  if not (math.isfinite(value) and value > 0):
+    raise argparse.ArgumentTypeError(
+        'expected a finite number > 0, got %r' % text)
+  return value
+
+
+def _smallest_split(fake_data):
+  if fake_data:
+    return input_data.FAKE_NUM_EXAMPLES
+  return min(input_data.NUM_TRAIN_EXAMPLES - 5000, 5000, 10000)
+
+
+def _check_directory_flags(parser, flags):
+  for flag in ('log_dir', 'input_data_dir'):
+    path = os.path.expanduser(getattr(flags, flag))
+    if os.path.exists(path) and not os.path.isdir(path):
+      parser.error('argument --%s: %s is a file, expected a directory'
+                   % (flag, path))
+    setattr(flags, flag, path)
+
+
+def parse_flags(argv=None):
+  """Parses the command line; a bad flag exits with status 2 and one line."""
+  parser = input_data.UsageParser(
+      description='Train the tutorial\'s MNIST network with feed_dict.',
+      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  parser.add_argument('--learning_rate', type=_rate_flag, default=0.01,
+                      help='Initial learning rate.')
+  parser.add_argument('--max_steps', type=_int_flag(1, MAX_STEPS),
+                      default=2000, help='Global step to train up to.')
+  parser.add_argument('--hidden1', type=_int_flag(1, MAX_UNITS), default=128,
+                      help='Number of units in hidden layer 1.')
+  parser.add_argument('--hidden2', type=_int_flag(1, MAX_UNITS), default=32,
+                      help='Number of units in hidden layer 2.')
+  parser.add_argument('--batch_size', type=_int_flag(1, MAX_UNITS),
+                      default=100, help='Batch size; must not exceed the '
+                      'smallest split (5000 examples, 10000 with --fake_data).')
+  input_data.add_data_flags(parser)
+  parser.add_argument('--log_dir', default=DEFAULT_LOG_DIR,
+                      help='Directory for summaries and checkpoints; never '
+                      'wiped: a run resumes from its latest checkpoint.')
+  parser.add_argument('--fake_data', action='store_true',
+                      help='Use fake data (no files, no network) for testing.')
+  parser.add_argument('--seed', type=_int_flag(0, MAX_SEED), default=None,
+                      help='Seed of the initial weights and the batch order, '
+                      'for repeatable runs. (default: random)')
+  parser.add_argument('--debug', action='store_true',
+                      help='Show Python tracebacks on errors.')
+  flags = parser.parse_args(argv)
+  smallest = _smallest_split(flags.fake_data)
+  if flags.batch_size > smallest:
+    parser.error('argument --batch_size: %d is larger than the smallest '
+                 'split (%d examples)' % (flags.batch_size, smallest))
+  _check_directory_flags(parser, flags)
+  return flags
+
+
+def main(argv=None):
+  flags = parse_flags(argv)
+  if not TF_LOGS_WANTED:
+    tf.get_logger().setLevel('ERROR')
+  tf1.disable_eager_execution()
+  prog = os.path.basename(sys.argv[0])
+  try:
+    run_training(flags)
+  except UsageError as e:
+    if flags.debug:
+      raise
+    print('%s: error: %s' % (prog, e), file=sys.stderr)
+    return 2
+  except DivergedError as e:
+    print('%s: error: %s' % (prog, _diverged_message(e, flags.log_dir)),
+          file=sys.stderr)
+    return 1
+  except (input_data.DataUnavailableError, ValueError, OSError,
+          tf.errors.OpError) as e:
+    if flags.debug:
+      raise
+    print('%s: error: %s' % (prog, e), file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
