@@ -57,6 +57,7 @@ with _stderr_silenced(not TF_LOGS_WANTED):
 
 tf1 = tf.compat.v1
 
+PROG = 'fully_connected_feed.py'
 DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_feed')
 LOSS_EVERY = 100
 CHECKPOINT_EVERY = 1000
@@ -280,7 +281,7 @@ def train_loop(sess, model, data_sets, saver, summary_writer, log_dir,
 def _diverged_message(error, log_dir):
   step, loss_value = error.args
   checkpoint = tf1.train.latest_checkpoint(log_dir)
-  kept = ('the last checkpoint, %s, is untouched' % checkpoint if checkpoint
+  kept = ('the last checkpoint is untouched: %s' % checkpoint if checkpoint
           else 'no checkpoint was saved')
   return ('step %d: loss is %s: training diverged and was stopped (try a '
           'smaller --learning_rate); %s' % (step, loss_value, kept))
@@ -369,30 +370,35 @@ def _check_directory_flags(parser, flags):
 def parse_flags(argv=None):
   """Parses the command line; a bad flag exits with status 2 and one line."""
   parser = input_data.UsageParser(
-      description='Train the tutorial\'s MNIST network with feed_dict.',
-      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+      prog=PROG,
+      description='Train the tutorial\'s MNIST network with feed_dict.')
   parser.add_argument('--learning_rate', type=_rate_flag, default=0.01,
-                      help='Initial learning rate.')
+                      help='Initial learning rate. (default: %(default)s)')
   parser.add_argument('--max_steps', type=_int_flag(1, MAX_STEPS),
-                      default=2000, help='Global step to train up to.')
+                      default=2000, help='Global step to train up to. (default: %(default)s)')
   parser.add_argument('--hidden1', type=_int_flag(1, MAX_UNITS), default=128,
-                      help='Number of units in hidden layer 1.')
+                      help='Number of units in hidden layer 1. '
+                      '(default: %(default)s)')
   parser.add_argument('--hidden2', type=_int_flag(1, MAX_UNITS), default=32,
-                      help='Number of units in hidden layer 2.')
+                      help='Number of units in hidden layer 2. '
+                      '(default: %(default)s)')
   parser.add_argument('--batch_size', type=_int_flag(1, MAX_UNITS),
                       default=100, help='Batch size; must not exceed the '
-                      'smallest split (5000 examples, 10000 with --fake_data).')
+                      'smallest split (5000 examples, 10000 with --fake_data). '
+                      '(default: %(default)s)')
   input_data.add_data_flags(parser)
   parser.add_argument('--log_dir', default=DEFAULT_LOG_DIR,
                       help='Directory for summaries and checkpoints; never '
-                      'wiped: a run resumes from its latest checkpoint.')
+                      'wiped: a run resumes from its latest checkpoint. '
+                      '(default: %(default)s)')
   parser.add_argument('--fake_data', action='store_true',
-                      help='Use fake data (no files, no network) for testing.')
+                      help='Use fake data (no files, no network) for testing. '
+                      '(default: off)')
   parser.add_argument('--seed', type=_int_flag(0, MAX_SEED), default=None,
                       help='Seed of the initial weights and the batch order, '
                       'for repeatable runs. (default: random)')
   parser.add_argument('--debug', action='store_true',
-                      help='Show Python tracebacks on errors.')
+                      help='Show Python tracebacks on errors. (default: off)')
   flags = parser.parse_args(argv)
   smallest = _smallest_split(flags.fake_data)
   if flags.batch_size > smallest:
@@ -407,7 +413,7 @@ def main(argv=None):
   if not TF_LOGS_WANTED:
     tf.get_logger().setLevel('ERROR')
   tf1.disable_eager_execution()
-  prog = os.path.basename(sys.argv[0])
+  prog = PROG
   try:
     run_training(flags)
   except UsageError as e:

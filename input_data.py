@@ -894,7 +894,8 @@ def _summary_line(split_name, data_set):
 
 
 def main(argv=None):
-  parser = UsageParser(description='Fetch, verify and summarize MNIST.')
+  parser = UsageParser(prog='input_data.py',
+                       description='Fetch, verify and summarize MNIST.')
   add_data_flags(parser)
   args = parser.parse_args(argv)
   if not args.download_timeout > 0:

