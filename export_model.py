@@ -1,0 +1,91 @@
+"""Exports a checkpoint of the tutorial's network as a TensorFlow SavedModel.
+
+The SavedModel holds only the inference graph of mnist.py, on an input of any
+batch size, with one signature, serving_default:
+  input   images         float32 [None, 784], pixels scaled to [0, 1]
+  outputs logits         float32 [None, 10]
+          probabilities  float32 [None, 10], the softmax of the logits
+          classes        int64 [None], the predicted digit
+
+Exports are laid out as TensorFlow Serving expects: EXPORT_DIR/1, EXPORT_DIR/2,
+... Each is a new version, one more than the highest already there; none is
+ever written over. It is built in a temporary directory inside EXPORT_DIR and
+renamed into place once complete, so a version directory is whole or absent.
+"""
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+import mnist
+
+tf1 = tf.compat.v1
+
+
+def _versions(export_dir):
+  return [int(name) for name in os.listdir(export_dir) if name.isdigit()]
+
+
+def _build_inference_graph(hidden1, hidden2):
+  """Builds the serving graph in the default graph; returns its signature."""
+  images = tf1.placeholder(tf.float32, [None, mnist.IMAGE_PIXELS],
+                           name='images')
+  logits = mnist.inference(images, hidden1, hidden2)
+  logits = tf.identity(logits, name='logits')
+  probabilities = tf.nn.softmax(logits, name='probabilities')
+  classes = tf.argmax(logits, axis=1, name='classes')
+  return tf1.saved_model.predict_signature_def(
+      inputs={'images': images},
+      outputs={'logits': logits, 'probabilities': probabilities,
+               'classes': classes})
+
+
+def _write_saved_model(checkpoint, hidden1, hidden2, path):
+  with tf.Graph().as_default():
+    signature = _build_inference_graph(hidden1, hidden2)
+    saver = tf1.train.Saver(tf1.global_variables())
+    with tf1.Session() as sess:
+      saver.restore(sess, checkpoint)
+      builder = tf1.saved_model.Builder(path)
+      builder.add_meta_graph_and_variables(
+          sess, [tf1.saved_model.tag_constants.SERVING],
+          signature_def_map={'serving_default': signature},
+          strip_default_attrs=True)
+      builder.save()
+
+
+def export_saved_model(checkpoint, hidden1, hidden2, export_dir):
+  """Writes the model of a checkpoint as a new version under export_dir.
+
+  Args:
+    checkpoint: Path prefix of a checkpoint of the tutorial's network.
+    hidden1: Size of its first hidden layer.
+    hidden2: Size of its second hidden layer.
+    export_dir: The directory of versions; created if missing.
+
+  Returns:
+    The path of the new version directory.
+
+  Raises:
+    OSError: If export_dir cannot be created or written.
+  """
+  os.makedirs(export_dir, exist_ok=True)
+  staging = tempfile.mkdtemp(dir=export_dir, prefix='.export-')
+  try:
+    model_path = os.path.join(staging, 'model')
+    _write_saved_model(checkpoint, hidden1, hidden2, model_path)
+    version = max(_versions(export_dir), default=0) + 1
+    while True:
+      target = os.path.join(export_dir, str(version))
+      try:
+        # mkdir claims the number atomically; rename onto an empty directory.
+        os.mkdir(target)
+      except FileExistsError:
+        version += 1
+        continue
+      os.rename(model_path, target)
+      return target
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
