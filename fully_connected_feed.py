@@ -20,7 +20,9 @@ import collections
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -82,6 +84,40 @@ class NoCheckpointError(Exception):
 
 class DivergedError(Exception):
   """The loss became NaN or infinite."""
+
+
+class Interrupted(Exception):
+  """Training was stopped by a signal, after saving a checkpoint."""
+
+
+class StopRequest(object):
+  """Turns SIGINT and SIGTERM into a request to stop after the current step.
+
+  The loop checks `signal_number` between steps, so a checkpoint is never cut
+  in half by Ctrl-C. A second signal stops at once, as Ctrl-C usually does.
+  """
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self):
+    self.signal_number = None
+    self._previous = {}
+
+  def _handle(self, signal_number, frame):
+    if self.signal_number is not None:
+      signal.default_int_handler(signal_number, frame)
+    self.signal_number = signal_number
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for signal_number in self.SIGNALS:
+        self._previous[signal_number] = signal.signal(signal_number,
+                                                      self._handle)
+    return self
+
+  def __exit__(self, *unused_exc_info):
+    for signal_number, handler in self._previous.items():
+      signal.signal(signal_number, handler)
 
 
 def placeholder_inputs(batch_size):
@@ -336,18 +372,29 @@ def _save_and_evaluate(run):
   return precisions
 
 
-def train_loop(run, first_step, max_steps):
+def train_loop(run, first_step, max_steps, stop=None):
   """Runs training steps first_step..max_steps-1, as the tutorial's loop.
+
+  Args:
+    run: The Run to train.
+    first_step: The global step to start from.
+    max_steps: The global step to stop at.
+    stop: A StopRequest, checked between steps; None never stops early.
 
   Returns:
     The precisions of the last evaluation.
 
   Raises:
     DivergedError: If the loss becomes NaN or infinite.
+    Interrupted: If stop was signalled; a checkpoint was saved first.
   """
   model = run.model
   precisions = None
   for step in range(first_step, max_steps):
+    if stop is not None and stop.signal_number is not None:
+      path = run.saver.save(run.sess, os.path.join(run.log_dir, 'model.ckpt'),
+                            global_step=model.global_step)
+      raise Interrupted(signal.Signals(stop.signal_number).name, step, path)
     start_time = time.time()
     feed_dict = fill_feed_dict(run.data_sets.train, model.images_placeholder,
                                model.labels_placeholder)
@@ -428,7 +475,8 @@ def run_training(flags):
           writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
                                  first_step)
           run = Run(sess, model, data_sets, saver, writer, flags.log_dir)
-          precisions = train_loop(run, first_step, flags.max_steps)
+          with StopRequest() as stop:
+            precisions = train_loop(run, first_step, flags.max_steps, stop)
   if flags.export_dir:
     _export(flags, flags.hidden1, flags.hidden2)
   return precisions
@@ -569,6 +617,13 @@ _EXIT_STATUS = ((UsageError, 2), (NoCheckpointError, 1), (DivergedError, 1),
                 (OSError, 1), (tf.errors.OpError, 1))
 
 
+def _one_line(error):
+  """TensorFlow's errors carry the graph's context on later lines: drop it."""
+  if isinstance(error, tf.errors.OpError):
+    return error.message.strip().splitlines()[0]
+  return str(error)
+
+
 def _exit_status(error):
   for error_type, status in _EXIT_STATUS:
     if isinstance(error, error_type):
@@ -586,14 +641,23 @@ def main(argv=None):
       run_evaluation(flags)
     else:
       run_training(flags)
+  except Interrupted as e:
+    name, step, path = e.args
+    print('%s at step %d: saved checkpoint %s; run the same command to '
+          'resume' % (name, step, path), file=sys.stderr)
+    return 128 + signal.Signals[name].value
   except Exception as e:  # pylint: disable=broad-except
     status = _exit_status(e)
     if status is None or flags.debug:
       raise
     message = (_diverged_message(e, flags.log_dir)
-               if isinstance(e, DivergedError) else str(e))
+               if isinstance(e, DivergedError) else _one_line(e))
     print('%s: error: %s' % (PROG, message), file=sys.stderr)
     return status
+  except KeyboardInterrupt:
+    print('Interrupted before training began; nothing was saved',
+          file=sys.stderr)
+    return 128 + signal.SIGINT.value
   return 0
 
 
