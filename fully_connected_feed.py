@@ -18,10 +18,13 @@ is set.
 import argparse
 import collections
 import contextlib
+import glob
 import math
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -362,9 +365,38 @@ def write_evaluation_summaries(run, precisions, step):
   run.writer.flush()
 
 
+def _remove_partial_checkpoint(path):
+  """Removes what a failed save of checkpoint path left, unless it is in use."""
+  if tf1.train.latest_checkpoint(os.path.dirname(path)) == path:
+    return
+  for leftover in glob.glob(glob.escape(path) + '.*') + glob.glob(
+      glob.escape(path) + '_temp*'):
+    if os.path.isdir(leftover):
+      shutil.rmtree(leftover, ignore_errors=True)
+    else:
+      os.remove(leftover)
+
+
+def save_checkpoint(run):
+  """Saves <log_dir>/model.ckpt-<global step>; returns its path.
+
+  The Saver writes the files, then names them in the `checkpoint` index, so a
+  crash leaves the previous checkpoint the latest. A save that fails (a full
+  disk) removes its own half-written files before raising.
+  """
+  path = os.path.join(run.log_dir, 'model.ckpt-%d'
+                      % run.sess.run(run.model.global_step))
+  try:
+    return run.saver.save(run.sess, os.path.join(run.log_dir, 'model.ckpt'),
+                          global_step=run.model.global_step)
+  except (tf.errors.OpError, OSError) as e:
+    _remove_partial_checkpoint(path)
+    reason = _op_error_line(e) if isinstance(e, tf.errors.OpError) else e
+    raise OSError('cannot save checkpoint %s: %s' % (path, reason)) from None
+
+
 def _save_and_evaluate(run):
-  path = run.saver.save(run.sess, os.path.join(run.log_dir, 'model.ckpt'),
-                        global_step=run.model.global_step)
+  path = save_checkpoint(run)
   print('Saved checkpoint %s' % path)
   precisions = evaluate_all(run.sess, run.model, run.data_sets)
   write_evaluation_summaries(run, precisions, int(run.sess.run(
@@ -392,8 +424,7 @@ def train_loop(run, first_step, max_steps, stop=None):
   precisions = None
   for step in range(first_step, max_steps):
     if stop is not None and stop.signal_number is not None:
-      path = run.saver.save(run.sess, os.path.join(run.log_dir, 'model.ckpt'),
-                            global_step=model.global_step)
+      path = save_checkpoint(run)
       raise Interrupted(signal.Signals(stop.signal_number).name, step, path)
     start_time = time.time()
     feed_dict = fill_feed_dict(run.data_sets.train, model.images_placeholder,
@@ -438,6 +469,21 @@ def _export(flags, hidden1, hidden2):
   print('Exported %s as SavedModel %s' % (os.path.basename(checkpoint), path))
 
 
+def _prepare_log_dir(log_dir):
+  """Creates log_dir if needed and checks, before any work, that it is writable.
+
+  Raises:
+    OSError: With a one-line message naming log_dir.
+  """
+  try:
+    os.makedirs(log_dir, exist_ok=True)
+    with tempfile.TemporaryFile(dir=log_dir):
+      pass
+  except OSError as e:
+    raise OSError('--log_dir %s is not writable: %s'
+                  % (log_dir, e.strerror or e)) from None
+
+
 def run_training(flags):
   """Trains MNIST for flags.max_steps global steps, resuming if it can.
 
@@ -452,7 +498,7 @@ def run_training(flags):
     DivergedError: If the loss becomes NaN or infinite.
     input_data.DataUnavailableError: If MNIST cannot be fetched.
   """
-  os.makedirs(flags.log_dir, exist_ok=True)
+  _prepare_log_dir(flags.log_dir)
   with tf.Graph().as_default():
     if flags.seed is not None:
       tf1.set_random_seed(flags.seed)
@@ -617,10 +663,23 @@ _EXIT_STATUS = ((UsageError, 2), (NoCheckpointError, 1), (DivergedError, 1),
                 (OSError, 1), (tf.errors.OpError, 1))
 
 
+def _op_error_line(error):
+  """The line of a TensorFlow error that says what went wrong.
+
+  Graph execution errors wrap it in node names and stack traces; it is the
+  line just above the `[[{{node ...}}]]` marker.
+  """
+  lines = error.message.splitlines()
+  for index, line in enumerate(lines):
+    if line.lstrip().startswith('[[') and index:
+      return lines[index - 1].strip()
+  return next((line.strip() for line in lines if line.strip()),
+              type(error).__name__)
+
+
 def _one_line(error):
-  """TensorFlow's errors carry the graph's context on later lines: drop it."""
   if isinstance(error, tf.errors.OpError):
-    return error.message.strip().splitlines()[0]
+    return _op_error_line(error)
   return str(error)
 
 

