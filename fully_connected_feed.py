@@ -70,6 +70,8 @@ CHECKPOINT_EVERY = 1000
 MAX_UNITS = 100000
 MAX_STEPS = 10**9
 MAX_SEED = 2**31 - 1
+# Far past where gradient descent diverges on MNIST (about 10), still a number.
+MAX_LEARNING_RATE = 1000.0
 
 Model = collections.namedtuple('Model', [
     'images_placeholder', 'labels_placeholder', 'logits', 'loss', 'train_op',
@@ -584,9 +586,10 @@ def _rate_flag(text):
     value = float(text)
   except ValueError:
     value = math.nan
-  if not (math.isfinite(value) and value > 0):
+  if not 0 < value <= MAX_LEARNING_RATE:
     raise argparse.ArgumentTypeError(
-        'expected a finite number > 0, got %r' % text)
+        'expected a number > 0 and at most %g, got %r'
+        % (MAX_LEARNING_RATE, text))
   return value
 
 

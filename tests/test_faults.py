@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT
+from conftest import ROOT, USER_ENV
 
 tf1 = tf.compat.v1
 
@@ -41,7 +41,7 @@ def start(args, log_dir, runner_fault=None):
     command += [SCRIPT]
   return subprocess.Popen(command + FLAGS + ['--log_dir', str(log_dir)] + args,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+                          text=True, env=USER_ENV)
 
 
 def finish(process, timeout=300):
@@ -116,7 +116,7 @@ def test_ctrl_c_saves_the_current_step_and_says_so(tmp_path):
   process = subprocess.Popen(
       [sys.executable, SCRIPT, '--fake_data', '--max_steps', '1000000',
        '--log_dir', str(tmp_path)],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV)
   try:
     for line in process.stdout:
       if line.startswith('Step 300:'):

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import fully_connected_feed
 import input_data
-from conftest import ROOT, SMALL_TEST
+from conftest import ROOT, SMALL_TEST, USER_ENV
 
 tf1 = tf.compat.v1
 
@@ -151,13 +151,15 @@ def test_same_seed_same_losses_and_precisions(small_data_dir, tmp_path,
   assert outputs[0] != outputs[2]
 
 
-def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path, capsys):
+def test_nan_loss_stops_and_keeps_the_last_checkpoint(
+    small_data_dir, tmp_path, capsys, no_sources):
   log_dir = str(tmp_path / 'logs')
-  assert run(capsys, '--fake_data', '--max_steps', 100,
-             '--log_dir', log_dir)[0] == 0
-  status, out, err = run(capsys, '--fake_data', '--max_steps', 1000,
-                         '--learning_rate', 1e30, '--log_dir', log_dir)
+  data = ['--input_data_dir', small_data_dir, '--log_dir', log_dir]
+  assert run(capsys, '--max_steps', 100, *data)[0] == 0
+  status, out, err = run(capsys, '--max_steps', 1000, '--learning_rate', 1000,
+                         *data)
   assert status == 1
+  assert 'Saved checkpoint' not in out
   message = err.strip().splitlines()
   assert len(message) == 1
   assert re.search(r'error: step \d+: loss is (nan|inf): training diverged',
@@ -228,7 +230,7 @@ def test_help_lists_every_flag_with_its_default(capsys):
 
 
 def test_command_line_run_is_quiet_on_stderr(tmp_path):
-  env = dict(os.environ)
+  env = dict(USER_ENV)
   env.pop('TF_CPP_MIN_LOG_LEVEL', None)
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
