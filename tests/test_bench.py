@@ -1,0 +1,103 @@
+"""Tests of benchmarks/bench.py: its reference step, its counts, its report."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, USER_ENV
+
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+
+import bench  # pylint: disable=g-import-not-at-top,wrong-import-position
+import mnist  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+tf1 = tf.compat.v1
+
+
+def test_flops_per_step_counts_forward_and_backward():
+  # Forward 784x128 + 128x32 + 32x10 multiply-adds per example; backward
+  # twice that, less the input gradient of the first layer.
+  forward = 100 * (784 * 128 + 128 * 32 + 32 * 10)
+  backward = 2 * forward - 100 * 784 * 128
+  assert bench.flops_per_step() == 2 * (forward + backward) == 42790400
+
+
+def test_numpy_step_matches_tensorflow_gradient_descent():
+  params = bench.numpy_parameters(seed=5)
+  rng = np.random.default_rng(6)
+  images = rng.random((100, 784), dtype=np.float32)
+  labels = rng.integers(0, 10, 100)
+  with tf.Graph().as_default():
+    images_pl = tf1.placeholder(tf.float32, (100, 784))
+    labels_pl = tf1.placeholder(tf.int32, (100,))
+    loss = mnist.loss(mnist.inference(images_pl, 128, 32), labels_pl)
+    train_op = mnist.training(loss, 0.5)
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      variables = tf1.trainable_variables()
+      for variable, value in zip(variables, [v for p in params for v in p]):
+        variable.load(value, sess)
+      _, tf_loss = sess.run([train_op, loss],
+                            {images_pl: images, labels_pl: labels})
+      updated = sess.run(variables)
+  numpy_loss = bench.numpy_step(params, images, labels, 0.5)
+  np.testing.assert_allclose(numpy_loss, tf_loss, rtol=1e-5)
+  for tf_value, numpy_value in zip(updated, [v for p in params for v in p]):
+    np.testing.assert_allclose(numpy_value, tf_value, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_flag_is_one_line_and_exit_2():
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'benchmarks', 'bench.py'),
+       '--repeats', '0'], capture_output=True, text=True, env=USER_ENV,
+      check=False)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].endswith(
+      '--repeats must be at least 1')
+
+
+@pytest.mark.slow
+def test_bench_reports_every_figure_with_its_spread(tmp_path):
+  report_path = tmp_path / 'bench.json'
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'benchmarks', 'bench.py'),
+       '--fake_data', '--repeats', '2', '--steps', '40', '--runs', '2',
+       '--input_data_dir', str(tmp_path / 'data'), '--json',
+       str(report_path)],
+      capture_output=True, text=True, env=USER_ENV, check=False,
+      timeout=600)
+  assert result.returncode == 0, result.stderr
+  report = json.loads(report_path.read_text())
+  figures = report['figures']
+  for name in ('project loop (feed_dict)', 'same graph, no feed',
+               'NumPy step', 'GEMM float32', 'read_data_sets (cached)',
+               'evaluation of 3 splits'):
+    assert len(figures[name]['samples']) == 2, name
+  for program in ('project', 'port'):
+    for phase in ('start-up', 'data', 'training', 'evaluation', 'exit',
+                  'total'):
+      figure = figures['%s run: %s' % (program, phase)]
+      assert len(figure['samples']) == 2
+      assert figure['min'] <= figure['median'] <= figure['max']
+      assert figure['min'] >= 0
+    total = figures['%s run: total' % program]['samples']
+    parts = [sum(figures['%s run: %s' % (program, phase)]['samples'][run]
+                 for phase in ('start-up', 'data', 'training', 'evaluation',
+                               'exit')) for run in range(2)]
+    np.testing.assert_allclose(parts, total, atol=1e-3)
+    # Fake data: every image alike, every label 0, so training learns it.
+    assert figures['%s run: test_precision' % program]['median'] == 1.0
+  ratios = report['ratios']
+  assert ratios['project run / port run (wall time)'] == pytest.approx(
+      figures['project run: total']['median']
+      / figures['port run: total']['median'])
+  assert ratios['project loop / NumPy step'] == pytest.approx(
+      figures['project loop (feed_dict)']['median']
+      / figures['NumPy step']['median'])
+  assert 'project loop (feed_dict)' in result.stdout
+  assert 'project run / port run (wall time)' in result.stdout
