@@ -39,6 +39,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+# For the child runs: importing fully_connected_feed changes this process's.
+CHILD_ENV = dict(os.environ)
 
 import fully_connected_feed  # pylint: disable=g-import-not-at-top
 import input_data  # pylint: disable=g-import-not-at-top
@@ -225,7 +227,8 @@ def load_time(data_dir, fake_data):
   """
   code = _LOAD.format(path=ROOT, data_dir=data_dir, fake_data=fake_data)
   return float(subprocess.run([sys.executable, '-c', code], check=True,
-                              capture_output=True, text=True).stdout)
+                              capture_output=True, text=True,
+                              env=CHILD_ENV).stdout)
 
 
 _CHILD = r'''
@@ -275,7 +278,7 @@ def whole_run(program, data_dir, fake_data):
                          evaluation=evaluation, argv=argv, out=out)
     spawned = time.time()
     subprocess.run([sys.executable, '-c', code], check=True,
-                   stdout=subprocess.DEVNULL, cwd=scratch)
+                   stdout=subprocess.DEVNULL, cwd=scratch, env=CHILD_ENV)
     ended = time.time()
     with open(out) as f:
       child = json.load(f)
