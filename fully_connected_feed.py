@@ -655,7 +655,7 @@ def _smallest_split(fake_data):
 
 def _check_directory_flags(parser, flags):
   for flag in ('log_dir', 'input_data_dir', 'export_dir'):
-    if getattr(flags, flag) is None:
+    if getattr(flags, flag, None) is None:
       continue
     path = os.path.expanduser(getattr(flags, flag))
     if os.path.exists(path) and not os.path.isdir(path):
@@ -664,11 +664,8 @@ def _check_directory_flags(parser, flags):
     setattr(flags, flag, path)
 
 
-def parse_flags(argv=None):
-  """Parses the command line; a bad flag exits with status 2 and one line."""
-  parser = input_data.UsageParser(
-      prog=PROG,
-      description='Train the tutorial\'s MNIST network with feed_dict.')
+def add_training_flags(parser, default_log_dir):
+  """Adds the flags of the network, its training and its data to parser."""
   parser.add_argument('--learning_rate', type=_rate_flag, default=0.01,
                       help='Initial learning rate. (default: %(default)s)')
   parser.add_argument('--max_steps', type=_int_flag(1, MAX_STEPS),
@@ -684,7 +681,7 @@ def parse_flags(argv=None):
                       'smallest split (5000 examples, 10000 with --fake_data). '
                       '(default: %(default)s)')
   input_data.add_data_flags(parser)
-  parser.add_argument('--log_dir', default=DEFAULT_LOG_DIR,
+  parser.add_argument('--log_dir', default=default_log_dir,
                       help='Directory for summaries and checkpoints; never '
                       'wiped: a run resumes from its latest checkpoint. '
                       '(default: %(default)s)')
@@ -694,6 +691,25 @@ def parse_flags(argv=None):
   parser.add_argument('--seed', type=_int_flag(0, MAX_SEED), default=None,
                       help='Seed of the initial weights and the batch order, '
                       'for repeatable runs. (default: random)')
+  parser.add_argument('--debug', action='store_true',
+                      help='Show Python tracebacks on errors. (default: off)')
+
+
+def check_training_flags(parser, flags):
+  """Checks what add_training_flags' flags must satisfy together."""
+  smallest = _smallest_split(flags.fake_data)
+  if flags.batch_size > smallest:
+    parser.error('argument --batch_size: %d is larger than the smallest '
+                 'split (%d examples)' % (flags.batch_size, smallest))
+  _check_directory_flags(parser, flags)
+
+
+def parse_flags(argv=None):
+  """Parses the command line; a bad flag exits with status 2 and one line."""
+  parser = input_data.UsageParser(
+      prog=PROG,
+      description='Train the tutorial\'s MNIST network with feed_dict.')
+  add_training_flags(parser, DEFAULT_LOG_DIR)
   parser.add_argument('--eval_only', action='store_true',
                       help='Only evaluate the latest checkpoint in --log_dir '
                       '(its hidden sizes are read from it), changing nothing '
@@ -702,14 +718,8 @@ def parse_flags(argv=None):
                       help='Also export the final model as a SavedModel, to '
                       'a new numbered version directory EXPORT_DIR/N. '
                       '(default: no export)')
-  parser.add_argument('--debug', action='store_true',
-                      help='Show Python tracebacks on errors. (default: off)')
   flags = parser.parse_args(argv)
-  smallest = _smallest_split(flags.fake_data)
-  if flags.batch_size > smallest:
-    parser.error('argument --batch_size: %d is larger than the smallest '
-                 'split (%d examples)' % (flags.batch_size, smallest))
-  _check_directory_flags(parser, flags)
+  check_training_flags(parser, flags)
   return flags
 
 

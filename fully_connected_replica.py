@@ -1,0 +1,478 @@
+"""Trains the MNIST network on a TensorFlow cluster: between-graph replication.
+
+The path past fully_connected_feed.py, on TensorFlow's own distributed
+runtime: parameter servers (`--job_name ps`) hold the variables; every worker
+(`--job_name worker`) builds the same graph of mnist.py with
+`replica_device_setter`, feeds its own batches through feed_dict and updates
+the shared variables, asynchronously by default or in synchronous rounds with
+`--sync_replicas`. Worker 0 is the chief: it initializes the variables (or
+restores them from the latest checkpoint in --log_dir), writes summaries and
+checkpoints there, and evaluates the three splits every 1000 global steps and
+at the end, as the tutorial does. Training stops at --max_steps global steps.
+
+One process per task, started by hand on each machine:
+
+  python fully_connected_replica.py --ps_hosts h0:2222 \\
+      --worker_hosts h1:2222,h2:2222 --job_name worker --task_index 0
+
+or with the cluster in the TF_CONFIG environment variable instead of the four
+flags, or all on this machine, 1 parameter server and N workers on free
+loopback ports:
+
+  python fully_connected_replica.py --local_workers 2
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import fully_connected_feed as feed
+import input_data
+import mnist
+
+tf = feed.tf
+tf1 = feed.tf1
+
+PROG = 'fully_connected_replica.py'
+DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_replica')
+MAX_LOCAL_WORKERS = 16
+# How often a worker looks whether the chief has initialized the variables.
+READY_POLL_SECS = 0.5
+# With --sync_replicas the chief's token thread ends blocked on a round that
+# the stopped workers will never fill; closing the session cancels it, so
+# waiting longer for it (the default is 120 s) only delays the exit.
+STOP_GRACE_SECS = 2
+
+
+class ClusterError(Exception):
+  """The cluster cannot be reached, or was lost; the message says which."""
+
+
+# ------------------------------------------------------------- cluster ----
+
+def _host_list(text):
+  hosts = [host.strip() for host in text.split(',') if host.strip()]
+  for host in hosts:
+    name, _, port = host.rpartition(':')
+    if not name or not port.isdigit() or not 0 < int(port) < 65536:
+      raise ValueError('expected host:port, got %r' % host)
+  if not hosts:
+    raise ValueError('expected a comma-separated list of host:port')
+  return hosts
+
+
+def cluster_from_flags(flags, environ):
+  """Returns (cluster dict, job name, task index) from the flags or TF_CONFIG.
+
+  Raises:
+    ValueError: With a one-line message naming the flag or TF_CONFIG.
+  """
+  given = [name for name in ('ps_hosts', 'worker_hosts', 'job_name')
+           if getattr(flags, name) is not None]
+  if given:
+    missing = [name for name in ('ps_hosts', 'worker_hosts', 'job_name')
+               if name not in given]
+    if missing:
+      raise ValueError('--%s is needed with --%s' % (missing[0], given[0]))
+    hosts = {}
+    for job in ('ps', 'worker'):
+      try:
+        hosts[job] = _host_list(getattr(flags, job + '_hosts'))
+      except ValueError as e:
+        raise ValueError('--%s_hosts: %s' % (job, e)) from None
+    job_name, task_index = flags.job_name, flags.task_index
+  elif environ.get('TF_CONFIG'):
+    hosts, job_name, task_index = _cluster_from_tf_config(environ['TF_CONFIG'])
+  else:
+    raise ValueError('give --ps_hosts, --worker_hosts, --job_name and '
+                     '--task_index, or TF_CONFIG, or --local_workers N')
+  if not 0 <= task_index < len(hosts[job_name]):
+    raise ValueError('task index %d: the %s job has tasks 0 to %d'
+                     % (task_index, job_name, len(hosts[job_name]) - 1))
+  return hosts, job_name, task_index
+
+
+def _cluster_from_tf_config(text):
+  try:
+    config = json.loads(text)
+    cluster, task = config['cluster'], config['task']
+    hosts = {job: _host_list(','.join(cluster[job]))
+             for job in ('ps', 'worker')}
+    job_name, task_index = task['type'], int(task.get('index', 0))
+  except (ValueError, KeyError, TypeError) as e:
+    raise ValueError('TF_CONFIG: expected {"cluster": {"ps": [...], '
+                     '"worker": [...]}, "task": {"type": "ps" or "worker", '
+                     '"index": N}} (%s)' % e) from None
+  if job_name not in ('ps', 'worker'):
+    raise ValueError('TF_CONFIG: task type %r: expected "ps" or "worker"'
+                     % job_name)
+  return hosts, job_name, task_index
+
+
+def session_config(task_index, timeout_secs):
+  """The ConfigProto of a worker's sessions.
+
+  Device filters keep a worker from waiting on the other workers; the
+  operation timeout turns a lost parameter server into an error instead of a
+  run that never returns.
+  """
+  config = feed.session_config()
+  config.device_filters.extend(['/job:ps', '/job:worker/task:%d'
+                                % task_index])
+  config.operation_timeout_in_ms = int(timeout_secs * 1000)
+  return config
+
+
+# ---------------------------------------------------------------- graph ----
+
+def _sync_training(loss, learning_rate, replicas):
+  """mnist.training(), with the optimizer wrapped to aggregate replicas.
+
+  The same summary, global step and variable names as mnist.training(), so
+  the checkpoint restores into fully_connected_feed.py's graph.
+
+  Returns:
+    train_op, and the SyncReplicasOptimizer.
+  """
+  tf1.summary.scalar('loss', loss)
+  global_step = tf1.Variable(0, name='global_step', trainable=False,
+                             collections=[tf1.GraphKeys.GLOBAL_VARIABLES,
+                                          tf1.GraphKeys.GLOBAL_STEP])
+  optimizer = tf1.train.SyncReplicasOptimizer(
+      tf1.train.GradientDescentOptimizer(learning_rate),
+      replicas_to_aggregate=replicas, total_num_replicas=replicas)
+  return optimizer.minimize(loss, global_step=global_step), optimizer
+
+
+def build_replica_model(flags, cluster, task_index):
+  """Builds the tutorial's graph with its variables on the parameter servers.
+
+  Returns:
+    A fully_connected_feed.Model (without the evaluation summaries), and the
+    SyncReplicasOptimizer if --sync_replicas, else None.
+  """
+  setter = tf1.train.replica_device_setter(
+      worker_device='/job:worker/task:%d' % task_index, cluster=cluster)
+  with tf1.device(setter):
+    images, labels = feed.placeholder_inputs(flags.batch_size)
+    logits = mnist.inference(images, flags.hidden1, flags.hidden2)
+    loss = mnist.loss(logits, labels)
+    if flags.sync_replicas:
+      train_op, optimizer = _sync_training(
+          loss, flags.learning_rate, len(cluster['worker']))
+    else:
+      train_op, optimizer = mnist.training(loss, flags.learning_rate), None
+    eval_correct = mnist.evaluation(logits, labels)
+  model = feed.Model(images, labels, logits, loss, train_op, eval_correct,
+                     tf1.summary.merge_all(), tf1.train.get_global_step(),
+                     None, None)
+  return model, optimizer
+
+
+class EvaluationHook(tf1.train.SessionRunHook):
+  """Evaluates the three splits every `every` global steps and at the end."""
+
+  def __init__(self, model, data_sets, every):
+    self._model = model
+    self._data_sets = data_sets
+    self._every = every
+    self._last_evaluated = None
+
+  def after_create_session(self, session, coord):
+    self._last_evaluated = int(session.run(self._model.global_step))
+
+  def before_run(self, run_context):
+    return tf1.train.SessionRunArgs(self._model.global_step)
+
+  def after_run(self, run_context, run_values):
+    step = int(run_values.results)
+    if step // self._every > self._last_evaluated // self._every:
+      self._evaluate(run_context.session, step)
+
+  def end(self, session):
+    step = int(session.run(self._model.global_step))
+    if step != self._last_evaluated:
+      self._evaluate(session, step)
+
+  def _evaluate(self, session, step):
+    print('Global step %d:' % step)
+    feed.evaluate_all(session, self._model, self._data_sets)
+    sys.stdout.flush()
+    self._last_evaluated = step
+
+
+
+# --------------------------------------------------------------- tasks ----
+
+def run_parameter_server(cluster, task_index):
+  """Serves variables until the process is stopped (the launcher stops it)."""
+  server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
+                            task_index=task_index)
+  print('Parameter server %d serving on %s' % (task_index,
+                                              cluster['ps'][task_index]))
+  sys.stdout.flush()
+  server.join()
+
+
+def wait_until_initialized(target, config, timeout_secs):
+  """Waits until the chief has initialized (or restored) every variable.
+
+  MonitoredTrainingSession's own wait polls every 30 s; this one, every
+  READY_POLL_SECS, so a worker starts as soon as the chief is ready.
+
+  Raises:
+    ClusterError: If the variables are not ready within timeout_secs.
+  """
+  uninitialized = tf1.report_uninitialized_variables(tf1.global_variables())
+  deadline = time.monotonic() + timeout_secs
+  while True:
+    try:
+      with tf1.Session(target, config=config) as sess:
+        if not len(sess.run(uninitialized)):  # pylint: disable=g-explicit-length-test
+          return
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError):
+      pass
+    if time.monotonic() > deadline:
+      raise ClusterError('the chief (worker 0) did not initialize the '
+                         'variables within --cluster_timeout %g s'
+                         % timeout_secs)
+    time.sleep(READY_POLL_SECS)
+
+
+def _hooks(flags, model, optimizer, is_chief, data_sets):
+  hooks = [tf1.train.StopAtStepHook(last_step=flags.max_steps)]
+  if optimizer is not None:
+    hooks.append(optimizer.make_session_run_hook(is_chief))
+  if is_chief:
+    hooks.append(EvaluationHook(model, data_sets, feed.CHECKPOINT_EVERY))
+  return hooks
+
+
+def _hide_cancelled_queue_threads(closing):
+  """Keeps the errors of queue threads cancelled by closing off stderr.
+
+  With --sync_replicas, closing the session cancels the chief's token thread
+  (see STOP_GRACE_SECS): its error then says nothing a user needs to know.
+  Any error of any thread before `closing` is set is printed as usual.
+  """
+  previous_hook = threading.excepthook
+
+  def hook(args):
+    if not (closing.is_set()
+            and args.thread.name.startswith('QueueRunnerThread-')):
+      previous_hook(args)
+  threading.excepthook = hook
+
+
+def run_worker(flags, cluster, task_index):
+  """Trains as worker task_index until the global step reaches max_steps.
+
+  Returns:
+    The number of training steps this worker ran.
+  """
+  is_chief = task_index == 0
+  server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
+                            job_name='worker', task_index=task_index)
+  if is_chief:
+    feed._prepare_log_dir(flags.log_dir)  # pylint: disable=protected-access
+  data_sets = feed._read_data(flags)  # pylint: disable=protected-access
+  if flags.seed is not None:
+    tf1.set_random_seed(flags.seed)
+  model, optimizer = build_replica_model(flags, cluster, task_index)
+  config = session_config(task_index, flags.cluster_timeout)
+  if not is_chief:
+    wait_until_initialized(server.target, config, flags.cluster_timeout)
+  local_steps = 0
+  closing = threading.Event()
+  _hide_cancelled_queue_threads(closing)
+  with tf1.train.MonitoredTrainingSession(
+      master=server.target, is_chief=is_chief,
+      checkpoint_dir=flags.log_dir if is_chief else None,
+      hooks=_hooks(flags, model, optimizer, is_chief, data_sets),
+      save_checkpoint_steps=feed.CHECKPOINT_EVERY,
+      save_summaries_steps=feed.LOSS_EVERY, log_step_count_steps=0,
+      config=config, max_wait_secs=flags.cluster_timeout,
+      stop_grace_period_secs=STOP_GRACE_SECS) as sess:
+    while not sess.should_stop():
+      feed_dict = feed.fill_feed_dict(data_sets.train,
+                                      model.images_placeholder,
+                                      model.labels_placeholder)
+      _, loss_value, step = sess.run(
+          [model.train_op, model.loss, model.global_step], feed_dict)
+      local_steps += 1
+      if local_steps % feed.LOSS_EVERY == 0:
+        print('Worker %d: local step %d, global step %d: loss = %.2f'
+              % (task_index, local_steps, step, loss_value))
+        sys.stdout.flush()
+    closing.set()
+  print('Worker %d: done after %d local steps' % (task_index, local_steps))
+  return local_steps
+
+
+# ------------------------------------------------------------ launcher ----
+
+def free_loopback_ports(count):
+  """Returns count distinct TCP ports free on 127.0.0.1 at this moment."""
+  sockets = []
+  try:
+    for _ in range(count):
+      sock = socket.socket()
+      sock.bind(('127.0.0.1', 0))
+      sockets.append(sock)
+    return [sock.getsockname()[1] for sock in sockets]
+  finally:
+    for sock in sockets:
+      sock.close()
+
+
+def _without_local_workers(argv):
+  args = []
+  skip = False
+  for arg in argv:
+    if skip:
+      skip = False
+    elif arg == '--local_workers':
+      skip = True
+    elif not arg.startswith('--local_workers='):
+      args.append(arg)
+  return args
+
+
+def _stop_all(processes, grace_secs=5.0):
+  for process in processes:
+    if process.poll() is None:
+      process.terminate()
+  deadline = time.monotonic() + grace_secs
+  for process in processes:
+    try:
+      process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
+def run_local_cluster(num_workers, argv):
+  """Runs 1 parameter server and num_workers workers here, on loopback.
+
+  Returns:
+    0 if every worker finished, else the exit status of the first that failed.
+  """
+  ports = free_loopback_ports(1 + num_workers)
+  hosts = ['127.0.0.1:%d' % port for port in ports]
+  common = [sys.executable, os.path.abspath(__file__)] + _without_local_workers(
+      argv) + ['--ps_hosts', hosts[0], '--worker_hosts', ','.join(hosts[1:])]
+  print('Local cluster: parameter server %s, workers %s'
+        % (hosts[0], ', '.join(hosts[1:])))
+  sys.stdout.flush()
+  env = dict(os.environ)
+  if not feed.TF_LOGS_WANTED:
+    # Importing fully_connected_feed set it here; unset, the tasks hide
+    # TensorFlow's start-up messages as this process did.
+    del env['TF_CPP_MIN_LOG_LEVEL']
+  processes = []
+  try:
+    processes.append(subprocess.Popen(
+        common + ['--job_name', 'ps', '--task_index', '0'], env=env))
+    workers = [subprocess.Popen(common + ['--job_name', 'worker',
+                                          '--task_index', str(index)],
+                                env=env)
+               for index in range(num_workers)]
+    processes.extend(workers)
+    while True:
+      statuses = [worker.poll() for worker in workers]
+      failed = [status for status in statuses if status not in (None, 0)]
+      if failed:
+        return failed[0]
+      if None not in statuses:
+        return 0
+      time.sleep(0.2)
+  finally:
+    _stop_all(processes)
+
+
+# --------------------------------------------------------------- flags ----
+
+def parse_flags(argv):
+  """Parses the command line; a bad flag exits with status 2 and one line."""
+  parser = input_data.UsageParser(
+      prog=PROG, description='Train the tutorial\'s MNIST network on a '
+      'TensorFlow cluster (between-graph replication).')
+  feed.add_training_flags(parser, DEFAULT_LOG_DIR)
+  parser.add_argument('--ps_hosts', help='Comma-separated host:port of the '
+                      'parameter servers. (default: from TF_CONFIG)')
+  parser.add_argument('--worker_hosts', help='Comma-separated host:port of '
+                      'the workers; the first is the chief. (default: from '
+                      'TF_CONFIG)')
+  parser.add_argument('--job_name', choices=('ps', 'worker'),
+                      help='This task\'s job. (default: from TF_CONFIG)')
+  parser.add_argument('--task_index', type=feed._int_flag(0, 10**6),  # pylint: disable=protected-access
+                      default=0, help='This task\'s index in its job. '
+                      '(default: %(default)s)')
+  parser.add_argument('--sync_replicas', action='store_true',
+                      help='Aggregate one gradient from every worker into '
+                      'each update (SyncReplicasOptimizer). (default: '
+                      'asynchronous updates)')
+  parser.add_argument('--cluster_timeout', type=input_data._timeout_flag,  # pylint: disable=protected-access
+                      default=60.0, help='Seconds a worker waits for the '
+                      'parameter servers or the chief before it gives up '
+                      'with an error. (default: %(default)s)')
+  parser.add_argument('--local_workers', type=feed._int_flag(  # pylint: disable=protected-access
+      1, MAX_LOCAL_WORKERS), help='Start 1 parameter server and this many '
+                      'workers on free loopback ports, and wait for them. '
+                      '(default: off)')
+  flags = parser.parse_args(argv)
+  feed.check_training_flags(parser, flags)
+  return flags
+
+
+def _cluster_error_line(error):
+  return ('lost the cluster: %s (are the parameter servers running? a '
+          'worker gives up after --cluster_timeout)'
+          % feed._op_error_line(error))  # pylint: disable=protected-access
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  flags = parse_flags(argv)
+  if not feed.TF_LOGS_WANTED:
+    tf.get_logger().setLevel('ERROR')
+  tf1.disable_eager_execution()
+  if flags.local_workers:
+    return run_local_cluster(flags.local_workers, argv)
+  try:
+    cluster, job_name, task_index = cluster_from_flags(flags, os.environ)
+  except ValueError as e:
+    print('%s: error: %s' % (PROG, e), file=sys.stderr)
+    return 2
+  try:
+    if job_name == 'ps':
+      run_parameter_server(cluster, task_index)
+    else:
+      run_worker(flags, cluster, task_index)
+  except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+          tf.errors.AbortedError) as e:
+    if flags.debug:
+      raise
+    print('%s: error: worker %d: %s' % (PROG, task_index,
+                                        _cluster_error_line(e)),
+          file=sys.stderr)
+    return 1
+  except Exception as e:  # pylint: disable=broad-except
+    status = (1 if isinstance(e, ClusterError)
+              else feed._exit_status(e))  # pylint: disable=protected-access
+    if status is None or flags.debug:
+      raise
+    print('%s: error: %s' % (PROG, feed._one_line(e)),  # pylint: disable=protected-access
+          file=sys.stderr)
+    return status
+  return 0
+
+
+if __name__ == '__main__':
+  signal.signal(signal.SIGTERM, signal.SIG_DFL)
+  sys.exit(main())
