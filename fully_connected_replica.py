@@ -177,10 +177,11 @@ def build_replica_model(flags, cluster, task_index):
 class EvaluationHook(tf1.train.SessionRunHook):
   """Evaluates the three splits every `every` global steps and at the end."""
 
-  def __init__(self, model, data_sets, every):
+  def __init__(self, model, data_sets, every, last_step):
     self._model = model
     self._data_sets = data_sets
     self._every = every
+    self._last_step = last_step
     self._last_evaluated = None
 
   def after_create_session(self, session, coord):
@@ -190,7 +191,10 @@ class EvaluationHook(tf1.train.SessionRunHook):
     return tf1.train.SessionRunArgs(self._model.global_step)
 
   def after_run(self, run_context, run_values):
-    step = int(run_values.results)
+    # The step read in the same run as the update; the last is left to end().
+    step = int(run_values.results) + 1
+    if step >= self._last_step:
+      return
     if step // self._every > self._last_evaluated // self._every:
       self._evaluate(run_context.session, step)
 
@@ -244,12 +248,57 @@ def wait_until_initialized(target, config, timeout_secs):
     time.sleep(READY_POLL_SECS)
 
 
+class ParameterServerWatchdog(threading.Thread):
+  """Ends the worker when a parameter server stays unreachable too long.
+
+  A MonitoredTrainingSession that loses a parameter server tries to create
+  its session again, and waits for the server forever. This thread connects
+  to every parameter server each second; when one has refused or timed out
+  for timeout_secs in a row, it prints one line and exits the process with
+  status 1. The chief's checkpoints are already on disk by then.
+  """
+
+  def __init__(self, ps_hosts, timeout_secs, task_index):
+    super().__init__(name='ParameterServerWatchdog', daemon=True)
+    self._ps_hosts = ps_hosts
+    self._timeout_secs = timeout_secs
+    self._task_index = task_index
+
+  def _unreachable(self):
+    for host in self._ps_hosts:
+      name, _, port = host.rpartition(':')
+      try:
+        socket.create_connection((name.strip('[]'), int(port)),
+                                 timeout=min(2.0, self._timeout_secs)).close()
+      except OSError:
+        return host
+    return None
+
+  def run(self):
+    last_reached = time.monotonic()
+    while True:
+      host = self._unreachable()
+      now = time.monotonic()
+      if host is None:
+        last_reached = now
+      elif now - last_reached > self._timeout_secs:
+        print('%s: error: worker %d: parameter server %s unreachable for '
+              '%g s (--cluster_timeout); stopping' % (
+                  PROG, self._task_index, host, self._timeout_secs),
+              file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(1)  # pylint: disable=protected-access
+      time.sleep(min(1.0, self._timeout_secs / 4))
+
+
 def _hooks(flags, model, optimizer, is_chief, data_sets):
   hooks = [tf1.train.StopAtStepHook(last_step=flags.max_steps)]
   if optimizer is not None:
     hooks.append(optimizer.make_session_run_hook(is_chief))
   if is_chief:
-    hooks.append(EvaluationHook(model, data_sets, feed.CHECKPOINT_EVERY))
+    hooks.append(EvaluationHook(model, data_sets, feed.CHECKPOINT_EVERY,
+                                flags.max_steps))
   return hooks
 
 
@@ -276,14 +325,21 @@ def run_worker(flags, cluster, task_index):
     The number of training steps this worker ran.
   """
   is_chief = task_index == 0
+  ParameterServerWatchdog(cluster['ps'], flags.cluster_timeout,
+                          task_index).start()
   server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
                             job_name='worker', task_index=task_index)
   if is_chief:
     feed._prepare_log_dir(flags.log_dir)  # pylint: disable=protected-access
+    checkpoint = tf1.train.latest_checkpoint(flags.log_dir)
+    if checkpoint:
+      print('Chief: restoring %s into the parameter servers' % checkpoint)
   data_sets = feed._read_data(flags)  # pylint: disable=protected-access
   if flags.seed is not None:
     tf1.set_random_seed(flags.seed)
   model, optimizer = build_replica_model(flags, cluster, task_index)
+  if is_chief and checkpoint:
+    feed.check_checkpoint_fits(checkpoint, flags.log_dir)
   config = session_config(task_index, flags.cluster_timeout)
   if not is_chief:
     wait_until_initialized(server.target, config, flags.cluster_timeout)

@@ -1,0 +1,204 @@
+"""Tests of fully_connected_replica.py: a real cluster on 127.0.0.1.
+
+Every test starts its parameter server and workers as separate processes
+with --fake_data, and stops every one of them at the end, whatever happens.
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, USER_ENV
+
+import fully_connected_replica as replica  # pylint: disable=g-import-not-at-top
+
+tf1 = tf.compat.v1
+SCRIPT = os.path.join(ROOT, 'fully_connected_replica.py')
+FEED_SCRIPT = os.path.join(ROOT, 'fully_connected_feed.py')
+TIMEOUT = 240
+
+
+class Cluster(object):
+  """Processes of one test's cluster, all killed by close()."""
+
+  def __init__(self, tmp_path):
+    self.tmp_path = tmp_path
+    self.processes = []
+    ps_port, *worker_ports = replica.free_loopback_ports(3)
+    self.ps_hosts = '127.0.0.1:%d' % ps_port
+    self.worker_hosts = ','.join('127.0.0.1:%d' % p for p in worker_ports)
+
+  def start(self, job_name, task_index, *args):
+    out_path = self.tmp_path / ('%s%d-%d.out' % (job_name, task_index,
+                                                 len(self.processes)))
+    out = open(out_path, 'w')
+    process = subprocess.Popen(
+        [sys.executable, SCRIPT, '--ps_hosts', self.ps_hosts,
+         '--worker_hosts', self.worker_hosts, '--job_name', job_name,
+         '--task_index', str(task_index), '--fake_data', '--log_dir',
+         str(self.tmp_path / 'logs')] + [str(a) for a in args],
+        stdout=out, stderr=subprocess.STDOUT, env=USER_ENV)
+    out.close()
+    process.out_path = out_path
+    self.processes.append(process)
+    return process
+
+  def close(self):
+    for process in self.processes:
+      if process.poll() is None:
+        process.kill()
+      process.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+  started = Cluster(tmp_path)
+  yield started
+  started.close()
+
+
+def output(process):
+  return process.out_path.read_text()
+
+
+def wait_for_line(process, pattern, timeout=TIMEOUT):
+  deadline = time.monotonic() + timeout
+  while time.monotonic() < deadline:
+    if re.search(pattern, output(process), re.M):
+      return
+    assert process.poll() is None, output(process)
+    time.sleep(0.2)
+  raise AssertionError('no %r in:\n%s' % (pattern, output(process)))
+
+
+def local_steps(text, task_index):
+  found = re.findall(r'^Worker %d: done after (\d+) local steps$' % task_index,
+                     text, re.M)
+  assert len(found) == 1, text
+  return int(found[0])
+
+
+def checkpoint_step(log_dir):
+  checkpoint = tf1.train.latest_checkpoint(str(log_dir))
+  return int(checkpoint.rsplit('-', 1)[1])
+
+
+def run_launcher(tmp_path, *args):
+  result = subprocess.run(
+      [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
+       '--log_dir', str(tmp_path / 'logs')] + [str(a) for a in args],
+      capture_output=True, text=True, env=USER_ENV, timeout=TIMEOUT,
+      check=False)
+  return result
+
+
+def assert_port_free(host):
+  sock = socket.socket()
+  try:
+    sock.bind(('127.0.0.1', int(host.rsplit(':', 1)[1])))
+  finally:
+    sock.close()
+
+
+def flags(**values):
+  defaults = dict(ps_hosts=None, worker_hosts=None, job_name=None,
+                  task_index=0)
+  defaults.update(values)
+  return argparse.Namespace(**defaults)
+
+
+def test_cluster_from_flags_or_tf_config():
+  given = flags(ps_hosts='a:1', worker_hosts='b:2,c:3', job_name='worker',
+                task_index=1)
+  assert replica.cluster_from_flags(given, {}) == (
+      {'ps': ['a:1'], 'worker': ['b:2', 'c:3']}, 'worker', 1)
+  tf_config = json.dumps({'cluster': {'ps': ['a:1'], 'worker': ['b:2']},
+                          'task': {'type': 'ps', 'index': 0}})
+  assert replica.cluster_from_flags(flags(), {'TF_CONFIG': tf_config}) == (
+      {'ps': ['a:1'], 'worker': ['b:2']}, 'ps', 0)
+
+
+@pytest.mark.parametrize('values, environ, message', [
+    (dict(ps_hosts='a:1'), {}, '--worker_hosts is needed with --ps_hosts'),
+    (dict(ps_hosts='a', worker_hosts='b:2', job_name='ps'), {},
+     "--ps_hosts: expected host:port, got 'a'"),
+    (dict(ps_hosts='a:1', worker_hosts='b:2', job_name='worker',
+          task_index=1), {}, 'the worker job has tasks 0 to 0'),
+    ({}, {}, 'or TF_CONFIG, or --local_workers N'),
+    ({}, {'TF_CONFIG': '{"cluster": {}}'}, 'TF_CONFIG: expected'),
+    ({}, {'TF_CONFIG': json.dumps({'cluster': {'ps': ['a:1'], 'worker': [
+        'b:2']}, 'task': {'type': 'chief'}})}, "task type 'chief'"),
+])
+def test_bad_cluster_is_one_clear_error(values, environ, message):
+  with pytest.raises(ValueError, match=re.escape(message)):
+    replica.cluster_from_flags(flags(**values), environ)
+
+
+def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
+  result = run_launcher(tmp_path, '--max_steps', 300)
+  assert result.returncode == 0, result.stdout + result.stderr
+  steps = [local_steps(result.stdout, task) for task in (0, 1)]
+  assert all(count > 0 for count in steps), steps
+  # Asynchronous: every local step is one update of the shared variables.
+  assert checkpoint_step(tmp_path / 'logs') == sum(steps) >= 300
+  assert 'Test Data Eval:' in result.stdout
+  assert 'I0000' not in result.stderr  # TensorFlow's start-up noise
+  ps_host = re.search(r'parameter server (\S+), workers', result.stdout)
+  assert_port_free(ps_host.group(1))  # the launcher stopped the server
+  # The chief's checkpoint restores by name into the single-machine graph.
+  evaluation = subprocess.run(
+      [sys.executable, FEED_SCRIPT, '--eval_only', '--fake_data', '--log_dir',
+       str(tmp_path / 'logs')], capture_output=True, text=True, env=USER_ENV,
+      check=False)
+  assert evaluation.returncode == 0, evaluation.stderr
+  assert 'Evaluating %s' % tf1.train.latest_checkpoint(
+      str(tmp_path / 'logs')) in evaluation.stdout
+
+
+def test_sync_replicas_take_one_update_per_round(tmp_path):
+  result = run_launcher(tmp_path, '--max_steps', 100, '--sync_replicas')
+  assert result.returncode == 0, result.stdout + result.stderr
+  steps = [local_steps(result.stdout, task) for task in (0, 1)]
+  assert checkpoint_step(tmp_path / 'logs') == 100
+  # Each update aggregates one gradient of each of the 2 workers; a few
+  # gradients of the last round are dropped when training stops.
+  assert 200 <= sum(steps) <= 210, steps
+  assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.slow
+def test_killed_worker_restarted_rejoins_and_finishes(cluster):
+  cluster.start('ps', 0)
+  chief = cluster.start('worker', 0, '--max_steps', 3000)
+  worker = cluster.start('worker', 1, '--max_steps', 3000)
+  wait_for_line(worker, r'^Worker 1: local step 100,')
+  worker.kill()
+  worker.wait()
+  restarted = cluster.start('worker', 1, '--max_steps', 3000)
+  assert restarted.wait(TIMEOUT) == 0, output(restarted)
+  assert chief.wait(TIMEOUT) == 0, output(chief)
+  assert local_steps(output(restarted), 1) > 0
+  assert checkpoint_step(cluster.tmp_path / 'logs') >= 3000
+
+
+@pytest.mark.slow
+def test_lost_parameter_server_ends_workers_with_one_line(cluster):
+  server = cluster.start('ps', 0)
+  chief = cluster.start('worker', 0, '--max_steps', 10**6,
+                        '--cluster_timeout', 3)
+  wait_for_line(chief, r'^Worker 0: local step 100,')
+  server.kill()
+  start = time.monotonic()
+  assert chief.wait(60) == 1
+  assert time.monotonic() - start < 30
+  last = output(chief).strip().splitlines()[-1]
+  assert re.match(r'fully_connected_replica.py: error: worker 0: parameter '
+                  r'server 127\.0\.0\.1:\d+ unreachable for 3 s', last), last
