@@ -431,6 +431,9 @@ def run_local_cluster(num_workers, argv):
     # TensorFlow's start-up messages as this process did.
     del env['TF_CPP_MIN_LOG_LEVEL']
   processes = []
+  # Stopped by SIGTERM, the launcher still stops its tasks (finally, below).
+  signal.signal(signal.SIGTERM, lambda signal_number, frame: sys.exit(
+      128 + signal_number))
   try:
     processes.append(subprocess.Popen(
         common + ['--job_name', 'ps', '--task_index', '0'], env=env))
@@ -530,5 +533,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-  signal.signal(signal.SIGTERM, signal.SIG_DFL)
   sys.exit(main())

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -92,16 +93,28 @@ def checkpoint_step(log_dir):
 
 
 def run_launcher(tmp_path, *args):
-  result = subprocess.run(
+  """Runs the launcher; kills its whole process group if it overruns."""
+  launcher = subprocess.Popen(
       [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
        '--log_dir', str(tmp_path / 'logs')] + [str(a) for a in args],
-      capture_output=True, text=True, env=USER_ENV, timeout=TIMEOUT,
-      check=False)
-  return result
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV,
+      start_new_session=True)
+  try:
+    stdout, stderr = launcher.communicate(timeout=TIMEOUT)
+  finally:
+    try:
+      os.killpg(launcher.pid, signal.SIGKILL)  # any task left behind
+    except ProcessLookupError:
+      pass
+    launcher.wait()
+  return subprocess.CompletedProcess(launcher.args, launcher.returncode,
+                                     stdout, stderr)
 
 
 def assert_port_free(host):
   sock = socket.socket()
+  # Bindable though closed connections linger: fails only while listened on.
+  sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
   try:
     sock.bind(('127.0.0.1', int(host.rsplit(':', 1)[1])))
   finally:
@@ -161,6 +174,31 @@ def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
   assert evaluation.returncode == 0, evaluation.stderr
   assert 'Evaluating %s' % tf1.train.latest_checkpoint(
       str(tmp_path / 'logs')) in evaluation.stdout
+
+
+def test_sigterm_to_the_launcher_stops_every_task(tmp_path):
+  launcher = subprocess.Popen(
+      [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
+       '--max_steps', str(10**6), '--log_dir', str(tmp_path / 'logs')],
+      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+      env=USER_ENV, start_new_session=True)
+  try:
+    first_line = launcher.stdout.readline()
+    lines = []
+    while not any(line.startswith('Worker 1: local step') for line in lines):
+      lines.append(launcher.stdout.readline())
+      assert lines[-1], ''.join(lines)
+    launcher.terminate()
+    assert launcher.wait(30) == 128 + signal.SIGTERM
+    time.sleep(1)
+    for host in re.findall(r'127\.0\.0\.1:\d+', first_line):
+      assert_port_free(host)  # the server and both workers are gone
+  finally:
+    try:
+      os.killpg(launcher.pid, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+    launcher.wait()
 
 
 def test_sync_replicas_take_one_update_per_round(tmp_path):
