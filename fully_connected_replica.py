@@ -22,6 +22,7 @@ loopback ports:
   python fully_connected_replica.py --local_workers 2
 """
 
+import argparse
 import json
 import os
 import signal
@@ -334,9 +335,12 @@ def run_worker(flags, cluster, task_index):
     checkpoint = tf1.train.latest_checkpoint(flags.log_dir)
     if checkpoint:
       print('Chief: restoring %s into the parameter servers' % checkpoint)
-  data_sets = feed._read_data(flags)  # pylint: disable=protected-access
   if flags.seed is not None:
     tf1.set_random_seed(flags.seed)
+    # Each worker its own batch order: the same one would repeat the updates.
+    flags = argparse.Namespace(**dict(vars(flags),
+                                      seed=flags.seed + task_index))
+  data_sets = feed._read_data(flags)  # pylint: disable=protected-access
   model, optimizer = build_replica_model(flags, cluster, task_index)
   if is_chief and checkpoint:
     feed.check_checkpoint_fits(checkpoint, flags.log_dir)

@@ -228,6 +228,28 @@ def test_killed_worker_restarted_rejoins_and_finishes(cluster):
 
 
 @pytest.mark.slow
+def test_restarted_chief_resumes_from_its_last_checkpoint(cluster):
+  log_dir = cluster.tmp_path / 'logs'
+  cluster.start('ps', 0)
+  chief = cluster.start('worker', 0, '--max_steps', 3000)
+  worker = cluster.start('worker', 1, '--max_steps', 3000)
+  deadline = time.monotonic() + TIMEOUT
+  while not (tf1.train.latest_checkpoint(str(log_dir))
+             and checkpoint_step(log_dir) >= 1000):
+    assert time.monotonic() < deadline and chief.poll() is None, output(chief)
+    time.sleep(0.2)
+  chief.kill()
+  chief.wait()
+  saved = tf1.train.latest_checkpoint(str(log_dir))
+  restarted = cluster.start('worker', 0, '--max_steps', 3000)
+  assert restarted.wait(TIMEOUT) == 0, output(restarted)
+  assert worker.wait(TIMEOUT) == 0, output(worker)
+  assert ('Chief: restoring %s into the parameter servers' % saved
+          in output(restarted).splitlines())
+  assert checkpoint_step(log_dir) >= 3000
+
+
+@pytest.mark.slow
 def test_lost_parameter_server_ends_workers_with_one_line(cluster):
   server = cluster.start('ps', 0)
   chief = cluster.start('worker', 0, '--max_steps', 10**6,
