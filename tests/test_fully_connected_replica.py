@@ -228,6 +228,22 @@ def test_killed_worker_restarted_rejoins_and_finishes(cluster):
 
 
 @pytest.mark.slow
+def test_sync_worker_killed_and_restarted_finishes_every_round(cluster):
+  args = ('--max_steps', 600, '--sync_replicas')
+  cluster.start('ps', 0)
+  chief = cluster.start('worker', 0, *args)
+  worker = cluster.start('worker', 1, *args)
+  wait_for_line(worker, r'^Worker 1: local step 100,')
+  worker.kill()
+  worker.wait()
+  restarted = cluster.start('worker', 1, *args)
+  assert restarted.wait(TIMEOUT) == 0, output(restarted)
+  assert chief.wait(TIMEOUT) == 0, output(chief)
+  assert local_steps(output(restarted), 1) > 0
+  assert checkpoint_step(cluster.tmp_path / 'logs') == 600
+
+
+@pytest.mark.slow
 def test_restarted_chief_resumes_from_its_last_checkpoint(cluster):
   log_dir = cluster.tmp_path / 'logs'
   cluster.start('ps', 0)
