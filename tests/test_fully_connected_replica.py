@@ -156,13 +156,15 @@ def test_bad_cluster_is_one_clear_error(values, environ, message):
 
 
 def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
-  result = run_launcher(tmp_path, '--max_steps', 300)
+  result = run_launcher(tmp_path, '--max_steps', 1000)
   assert result.returncode == 0, result.stdout + result.stderr
   steps = [local_steps(result.stdout, task) for task in (0, 1)]
   assert all(count > 0 for count in steps), steps
   # Asynchronous: every local step is one update of the shared variables.
-  assert checkpoint_step(tmp_path / 'logs') == sum(steps) >= 300
+  assert checkpoint_step(tmp_path / 'logs') == sum(steps) >= 1000
   assert 'Test Data Eval:' in result.stdout
+  # Step 1000 is the last: evaluated once, not also as a 1000th step.
+  assert result.stdout.count('Test Data Eval:') == 1
   assert 'I0000' not in result.stderr  # TensorFlow's start-up noise
   ps_host = re.search(r'parameter server (\S+), workers', result.stdout)
   assert_port_free(ps_host.group(1))  # the launcher stopped the server
