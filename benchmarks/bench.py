@@ -36,8 +36,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-# For the child runs: importing fully_connected_feed changes this process's.
+# The child runs get the environment as the user gave it, so that they run
+# as the user's own would: importing fully_connected_feed changes this one's.
 CHILD_ENV = dict(os.environ)
 
 import fully_connected_feed  # pylint: disable=g-import-not-at-top
@@ -234,9 +234,30 @@ def load_time(data_dir, fake_data):
   page allocation.
   """
   code = _LOAD.format(path=ROOT, data_dir=data_dir, fake_data=fake_data)
-  return float(subprocess.run([sys.executable, '-c', code], check=True,
-                              capture_output=True, text=True,
-                              env=CHILD_ENV).stdout)
+  return float(_run_child('read_data_sets', [sys.executable, '-c', code],
+                          stdout=subprocess.PIPE).stdout)
+
+
+class ChildRunError(RuntimeError):
+  """A measured child process failed; the message holds its stderr."""
+
+
+def _run_child(what, args, **kwargs):
+  """Runs a measured child; its stderr is shown only if it fails.
+
+  The tutorial's port prints TensorFlow's start-up messages, as the tutorial
+  does; they would bury the report.
+
+  Raises:
+    ChildRunError: If the child exits with a non-zero status.
+  """
+  result = subprocess.run(args, stderr=subprocess.PIPE, text=True,
+                          env=CHILD_ENV, check=False, **kwargs)
+  if result.returncode:
+    raise ChildRunError('%s: the child process exited with status %d; its '
+                        'stderr ends:\n%s' % (what, result.returncode,
+                                               result.stderr[-3000:]))
+  return result
 
 
 _CHILD = r'''
@@ -287,8 +308,8 @@ def whole_run(program, data_dir, fake_data):
     code = _CHILD.format(path=path, module=module, data=data,
                          evaluation=evaluation, argv=argv, out=out)
     spawned = time.time()
-    subprocess.run([sys.executable, '-c', code], check=True,
-                   stdout=subprocess.DEVNULL, cwd=scratch, env=CHILD_ENV)
+    _run_child('%s run' % program, [sys.executable, '-c', code],
+               stdout=subprocess.DEVNULL, cwd=scratch)
     ended = time.time()
     with open(out) as f:
       child = json.load(f)
@@ -422,10 +443,15 @@ def parse_flags(argv=None):
 def main(argv=None):
   flags = parse_flags(argv)
   figures = Figures()
-  loop_names = measure_in_process(figures, flags.input_data_dir,
-                                  flags.fake_data, flags.repeats, flags.steps)
-  measure_whole_runs(figures, flags.input_data_dir, flags.fake_data,
-                     flags.runs)
+  try:
+    loop_names = measure_in_process(figures, flags.input_data_dir,
+                                    flags.fake_data, flags.repeats,
+                                    flags.steps)
+    measure_whole_runs(figures, flags.input_data_dir, flags.fake_data,
+                       flags.runs)
+  except ChildRunError as e:
+    print('bench.py: error: %s' % e, file=sys.stderr)
+    return 1
   ratio_values = ratios(figures, loop_names)
   print('%s, %d CPUs, Python %s, TensorFlow %s, batch %d, %s-%d-%d-%d, '
         '%.1f MFLOP per step' % (

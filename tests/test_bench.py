@@ -61,6 +61,18 @@ def test_bad_flag_is_one_line_and_exit_2():
       '--repeats must be at least 1')
 
 
+def test_child_noise_is_hidden_unless_the_child_fails(capfd):
+  quiet = bench._run_child('noisy', [sys.executable, '-c', (
+      'import sys; print(7); sys.stderr.write("start-up noise")')],
+                           stdout=subprocess.PIPE)
+  assert quiet.stdout.strip() == '7'
+  assert 'start-up noise' not in capfd.readouterr().err
+  with pytest.raises(bench.ChildRunError,
+                     match=r'(?s)port run: .*status 3.*what went wrong'):
+    bench._run_child('port run', [sys.executable, '-c', (
+        'import sys; sys.stderr.write("what went wrong"); sys.exit(3)')])
+
+
 @pytest.mark.slow
 def test_bench_reports_every_figure_with_its_spread(tmp_path):
   report_path = tmp_path / 'bench.json'
@@ -72,6 +84,7 @@ def test_bench_reports_every_figure_with_its_spread(tmp_path):
       capture_output=True, text=True, env=USER_ENV, check=False,
       timeout=600)
   assert result.returncode == 0, result.stderr
+  assert 'I0000' not in result.stderr  # TensorFlow's start-up messages
   report = json.loads(report_path.read_text())
   figures = report['figures']
   for name in ('project loop (feed_dict)', 'same graph, no feed',
