@@ -128,6 +128,8 @@ class StopRequest(object):
 
   The loop checks `signal_number` between steps, so a checkpoint is never cut
   in half by Ctrl-C. A second signal stops at once, as Ctrl-C usually does.
+  A signal the parent process set to be ignored (as a shell does for SIGINT
+  in a background job, or a launcher for its tasks) stays ignored.
   """
 
   SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -144,8 +146,9 @@ class StopRequest(object):
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
       for signal_number in self.SIGNALS:
-        self._previous[signal_number] = signal.signal(signal_number,
-                                                      self._handle)
+        if signal.getsignal(signal_number) != signal.SIG_IGN:
+          self._previous[signal_number] = signal.signal(signal_number,
+                                                        self._handle)
     return self
 
   def __exit__(self, *unused_exc_info):
@@ -817,8 +820,9 @@ def main(argv=None):
                if isinstance(e, DivergedError) else None)
     return report_error(PROG, e, flags.debug, message)
   except KeyboardInterrupt:
-    print('Interrupted before training began; nothing was saved',
-          file=sys.stderr)
+    # Before training began, or a second signal: no checkpoint was made.
+    print('Interrupted: stopped at once; nothing saved since the latest '
+          'checkpoint in %s' % flags.log_dir, file=sys.stderr)
     return 128 + signal.SIGINT.value
   return 0
 

@@ -23,6 +23,7 @@ loopback ports:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -48,6 +49,10 @@ READY_POLL_SECS = 0.5
 # the stopped workers will never fill; closing the session cancels it, so
 # waiting longer for it (the default is 120 s) only delays the exit.
 STOP_GRACE_SECS = 2
+# How long the launcher, asked to stop, gives its workers to end by
+# themselves (the chief saving a checkpoint) before it kills them. A worker
+# waiting on a synchronous round that will never fill does not end by itself.
+WORKER_STOP_SECS = 10
 
 
 class ClusterError(ConnectionError):
@@ -180,13 +185,18 @@ def build_replica_model(flags, cluster, task_index):
 
 
 class EvaluationHook(tf1.train.SessionRunHook):
-  """Evaluates the three splits every `every` global steps and at the end."""
+  """Evaluates the three splits every `every` global steps and at the end.
 
-  def __init__(self, model, data_sets, every, last_step):
+  The evaluation at the end is skipped when `stop` (a StopRequest) was
+  signalled: the user asked to stop, not to wait.
+  """
+
+  def __init__(self, model, data_sets, every, last_step, stop):
     self._model = model
     self._data_sets = data_sets
     self._every = every
     self._last_step = last_step
+    self._stop = stop
     self._last_evaluated = None
 
   def after_create_session(self, session, coord):
@@ -205,7 +215,7 @@ class EvaluationHook(tf1.train.SessionRunHook):
 
   def end(self, session):
     step = int(session.run(self._model.global_step))
-    if step != self._last_evaluated:
+    if step != self._last_evaluated and self._stop.signal_number is None:
       self._evaluate(session, step)
 
   def _evaluate(self, session, step):
@@ -219,13 +229,24 @@ class EvaluationHook(tf1.train.SessionRunHook):
 # --------------------------------------------------------------- tasks ----
 
 def run_parameter_server(cluster, task_index):
-  """Serves variables until the process is stopped (the launcher stops it)."""
+  """Serves variables until SIGINT or SIGTERM (the launcher sends SIGTERM).
+
+  Returns:
+    The exit status: 128 + the number of the signal that stopped it.
+  """
   server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
                             task_index=task_index)
   print('Parameter server %d serving on %s' % (task_index,
                                               cluster['ps'][task_index]))
   sys.stdout.flush()
-  server.join()
+  # Not server.join(): it waits in C++, where Python never gets to handle
+  # Ctrl-C, so the server could only be killed.
+  with feed.StopRequest() as stop:
+    while stop.signal_number is None:
+      time.sleep(0.5)
+  print('Parameter server %d: stopped by %s' % (
+      task_index, signal.Signals(stop.signal_number).name))
+  return 128 + stop.signal_number
 
 
 def wait_until_initialized(target, config, timeout_secs):
@@ -297,13 +318,13 @@ class ParameterServerWatchdog(threading.Thread):
       time.sleep(min(1.0, self._timeout_secs / 4))
 
 
-def _hooks(flags, model, optimizer, is_chief, data_sets):
+def _hooks(flags, model, optimizer, is_chief, data_sets, stop):
   hooks = [tf1.train.StopAtStepHook(last_step=flags.max_steps)]
   if optimizer is not None:
     hooks.append(optimizer.make_session_run_hook(is_chief))
   if is_chief:
     hooks.append(EvaluationHook(model, data_sets, feed.CHECKPOINT_EVERY,
-                                flags.max_steps))
+                                flags.max_steps, stop))
   return hooks
 
 
@@ -326,8 +347,16 @@ def _hide_cancelled_queue_threads(closing):
 def run_worker(flags, cluster, task_index):
   """Trains as worker task_index until the global step reaches max_steps.
 
+  SIGINT or SIGTERM stops it between two steps; the chief then saves a
+  checkpoint of the global step as its session closes.
+
   Returns:
     The number of training steps this worker ran.
+
+  Raises:
+    fully_connected_feed.Interrupted: If stopped by a signal, with the
+      signal's name, the last global step and the chief's checkpoint path
+      (None for the other workers).
   """
   is_chief = task_index == 0
   ParameterServerWatchdog(cluster['ps'], flags.cluster_timeout,
@@ -352,17 +381,18 @@ def run_worker(flags, cluster, task_index):
   if not is_chief:
     wait_until_initialized(server.target, config, flags.cluster_timeout)
   local_steps = 0
+  step = None
   closing = threading.Event()
   _hide_cancelled_queue_threads(closing)
-  with tf1.train.MonitoredTrainingSession(
+  with feed.StopRequest() as stop, tf1.train.MonitoredTrainingSession(
       master=server.target, is_chief=is_chief,
       checkpoint_dir=flags.log_dir if is_chief else None,
-      hooks=_hooks(flags, model, optimizer, is_chief, data_sets),
+      hooks=_hooks(flags, model, optimizer, is_chief, data_sets, stop),
       save_checkpoint_steps=feed.CHECKPOINT_EVERY,
       save_summaries_steps=feed.LOSS_EVERY, log_step_count_steps=0,
       config=config, max_wait_secs=flags.cluster_timeout,
       stop_grace_period_secs=STOP_GRACE_SECS) as sess:
-    while not sess.should_stop():
+    while not sess.should_stop() and stop.signal_number is None:
       feed_dict = feed.fill_feed_dict(data_sets.train,
                                       model.images_placeholder,
                                       model.labels_placeholder)
@@ -374,7 +404,15 @@ def run_worker(flags, cluster, task_index):
               % (task_index, local_steps, step, loss_value))
         sys.stdout.flush()
     closing.set()
-  print('Worker %d: done after %d local steps' % (task_index, local_steps))
+  print('Worker %d: %s after %d local steps' % (
+      task_index, 'done' if stop.signal_number is None else 'stopped',
+      local_steps))
+  if stop.signal_number is not None:
+    checkpoint = tf1.train.latest_checkpoint(flags.log_dir) if is_chief else None
+    if checkpoint:
+      step = int(checkpoint.rsplit('-', 1)[1])
+    raise feed.Interrupted(signal.Signals(stop.signal_number).name, step,
+                           checkpoint)
   return local_steps
 
 
@@ -420,11 +458,50 @@ def _stop_all(processes, grace_secs=5.0):
       process.wait()
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+  """Ignores SIGINT for the duration; processes started meanwhile inherit it.
+
+  A terminal's Ctrl-C goes to every process of the foreground group. Tasks
+  that ignore it leave the launcher alone to stop them, with one SIGTERM
+  each: had they taken the Ctrl-C too, the launcher's SIGTERM would be their
+  second signal, which stops at once instead of after a checkpoint.
+  """
+  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+
+
+def _wait_for_workers(workers, stop):
+  """Waits until the workers end, one fails, or stop is signalled.
+
+  Returns:
+    0 if every worker finished, the exit status of the first that failed,
+    or None if stop was signalled first.
+  """
+  while stop.signal_number is None:
+    statuses = [worker.poll() for worker in workers]
+    failed = [status for status in statuses if status not in (None, 0)]
+    if failed:
+      return failed[0]
+    if None not in statuses:
+      return 0
+    time.sleep(0.2)
+  return None
+
+
 def run_local_cluster(num_workers, argv):
   """Runs 1 parameter server and num_workers workers here, on loopback.
 
+  SIGINT (Ctrl-C) or SIGTERM stops the workers with SIGTERM, so that the
+  chief saves a checkpoint, then the parameter server; a second one stops
+  everything at once.
+
   Returns:
-    0 if every worker finished, else the exit status of the first that failed.
+    0 if every worker finished, the exit status of the first that failed,
+    or 128 + the number of the signal that stopped the cluster.
   """
   ports = free_loopback_ports(1 + num_workers)
   hosts = ['127.0.0.1:%d' % port for port in ports]
@@ -438,28 +515,24 @@ def run_local_cluster(num_workers, argv):
     # Importing fully_connected_feed set it here; unset, the tasks hide
     # TensorFlow's start-up messages as this process did.
     del env['TF_CPP_MIN_LOG_LEVEL']
+  tasks = [['ps', 0]] + [['worker', index] for index in range(num_workers)]
   processes = []
-  # Stopped by SIGTERM, the launcher still stops its tasks (finally, below).
-  signal.signal(signal.SIGTERM, lambda signal_number, frame: sys.exit(
-      128 + signal_number))
-  try:
-    processes.append(subprocess.Popen(
-        common + ['--job_name', 'ps', '--task_index', '0'], env=env))
-    workers = [subprocess.Popen(common + ['--job_name', 'worker',
-                                          '--task_index', str(index)],
-                                env=env)
-               for index in range(num_workers)]
-    processes.extend(workers)
-    while True:
-      statuses = [worker.poll() for worker in workers]
-      failed = [status for status in statuses if status not in (None, 0)]
-      if failed:
-        return failed[0]
-      if None not in statuses:
-        return 0
-      time.sleep(0.2)
-  finally:
-    _stop_all(processes)
+  with feed.StopRequest() as stop:
+    try:
+      with _sigint_ignored():
+        for job_name, task_index in tasks:
+          processes.append(subprocess.Popen(
+              common + ['--job_name', job_name, '--task_index',
+                        str(task_index)], env=env))
+      status = _wait_for_workers(processes[1:], stop)
+      if status is None:
+        _stop_all(processes[1:], WORKER_STOP_SECS)
+        print('%s: stopped by %s' % (
+            PROG, signal.Signals(stop.signal_number).name), file=sys.stderr)
+        status = 128 + stop.signal_number
+      return status
+    finally:
+      _stop_all(processes)
 
 
 # --------------------------------------------------------------- flags ----
@@ -503,24 +576,35 @@ def _cluster_error_line(error):
           % feed.op_error_line(error))
 
 
-def main(argv=None):
-  argv = sys.argv[1:] if argv is None else list(argv)
-  flags = parse_flags(argv)
-  if not feed.TF_LOGS_WANTED:
-    tf.get_logger().setLevel('ERROR')
-  tf1.disable_eager_execution()
-  if flags.local_workers:
-    return run_local_cluster(flags.local_workers, argv)
+def _interrupted_line(task_index, signal_name, step, checkpoint):
+  where = ('before its first step' if step is None
+           else 'at global step %d' % step)
+  if checkpoint:
+    return ('%s %s: the chief saved checkpoint %s; run the same command to '
+            'resume' % (signal_name, where, checkpoint))
+  return ('%s %s: worker %d stopped (the chief saves the checkpoints); run '
+          'the same command to rejoin' % (signal_name, where, task_index))
+
+
+def run_task(flags, environ):
+  """Runs this process's task of the cluster the flags or TF_CONFIG name.
+
+  Returns:
+    The exit status.
+  """
   try:
-    cluster, job_name, task_index = cluster_from_flags(flags, os.environ)
+    cluster, job_name, task_index = cluster_from_flags(flags, environ)
   except ValueError as e:
     print('%s: error: %s' % (PROG, e), file=sys.stderr)
     return 2
   try:
     if job_name == 'ps':
-      run_parameter_server(cluster, task_index)
-    else:
-      run_worker(flags, cluster, task_index)
+      return run_parameter_server(cluster, task_index)
+    run_worker(flags, cluster, task_index)
+  except feed.Interrupted as e:
+    print('%s: %s' % (PROG, _interrupted_line(task_index, *e.args)),
+          file=sys.stderr)
+    return 128 + signal.Signals[e.args[0]].value
   except Exception as e:  # pylint: disable=broad-except
     message = None
     if isinstance(e, (tf.errors.UnavailableError,
@@ -529,6 +613,22 @@ def main(argv=None):
       message = 'worker %d: %s' % (task_index, _cluster_error_line(e))
     return feed.report_error(PROG, e, flags.debug, message)
   return 0
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  flags = parse_flags(argv)
+  if not feed.TF_LOGS_WANTED:
+    tf.get_logger().setLevel('ERROR')
+  tf1.disable_eager_execution()
+  try:
+    if flags.local_workers:
+      return run_local_cluster(flags.local_workers, argv)
+    return run_task(flags, os.environ)
+  except KeyboardInterrupt:
+    # Before training began, or a second signal: stopped where it was.
+    print('%s: interrupted: stopped at once' % PROG, file=sys.stderr)
+    return 128 + signal.SIGINT.value
 
 
 if __name__ == '__main__':

@@ -3,8 +3,10 @@
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -351,3 +353,20 @@ def test_prediction_grid_marks_each_prediction():
   assert wrong[0, 0] == 255 and wrong[1:6, 1:4].min() == 0  # Black on white.
   np.testing.assert_array_equal(wrong[1:6, 1:4] == 0,
                                 fully_connected_feed._GLYPHS[7])
+
+
+def test_stop_request_keeps_a_signal_the_parent_ignored_ignored():
+  # A launcher starts its tasks with SIGINT ignored, and so does a shell its
+  # background jobs: StopRequest must not take Ctrl-C back for them.
+  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    with fully_connected_feed.StopRequest() as stop:
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(0.1)
+      assert stop.signal_number is None
+      os.kill(os.getpid(), signal.SIGTERM)
+      time.sleep(0.1)
+      assert stop.signal_number == signal.SIGTERM
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+  finally:
+    signal.signal(signal.SIGINT, previous)

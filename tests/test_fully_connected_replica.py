@@ -178,29 +178,83 @@ def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
       str(tmp_path / 'logs')) in evaluation.stdout
 
 
-def test_sigterm_to_the_launcher_stops_every_task(tmp_path):
-  launcher = subprocess.Popen(
-      [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
-       '--max_steps', str(10**6), '--log_dir', str(tmp_path / 'logs')],
-      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-      env=USER_ENV, start_new_session=True)
+@pytest.mark.parametrize('signal_number, to_group', [
+    (signal.SIGTERM, False),  # kill LAUNCHER_PID
+    (signal.SIGINT, True),  # Ctrl-C in a terminal: the whole process group
+])
+def test_stopped_launcher_saves_and_stops_every_task(signal_number, to_group,
+                                                     tmp_path):
+  log_dir = tmp_path / 'logs'
+  stderr_path = tmp_path / 'stderr'
+  with open(stderr_path, 'w') as stderr:
+    launcher = subprocess.Popen(
+        [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
+         '--max_steps', str(10**6), '--log_dir', str(log_dir)],
+        stdout=subprocess.PIPE, stderr=stderr, text=True, env=USER_ENV,
+        start_new_session=True)
   try:
     first_line = launcher.stdout.readline()
     lines = []
     while not any(line.startswith('Worker 1: local step') for line in lines):
       lines.append(launcher.stdout.readline())
       assert lines[-1], ''.join(lines)
-    launcher.terminate()
-    assert launcher.wait(30) == 128 + signal.SIGTERM
+    if to_group:
+      os.killpg(launcher.pid, signal_number)
+    else:
+      launcher.send_signal(signal_number)
+    launcher.stdout.read()
+    assert launcher.wait(30) == 128 + signal_number
     time.sleep(1)
     for host in re.findall(r'127\.0\.0\.1:\d+', first_line):
       assert_port_free(host)  # the server and both workers are gone
+    errors = stderr_path.read_text()
+    assert 'Traceback' not in errors, errors
+    # The workers were stopped once, gracefully: the chief saved its step.
+    saved = re.search(r'SIGTERM at global step (\d+): the chief saved '
+                      r'checkpoint (\S+);', errors)
+    assert saved, errors
+    assert saved.group(2) == tf1.train.latest_checkpoint(str(log_dir))
+    assert checkpoint_step(log_dir) == int(saved.group(1)) > 0
+    assert errors.strip().splitlines()[-1] == (
+        'fully_connected_replica.py: stopped by %s'
+        % signal.Signals(signal_number).name)
   finally:
     try:
       os.killpg(launcher.pid, signal.SIGKILL)
     except ProcessLookupError:
       pass
     launcher.wait()
+
+
+@pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
+def test_parameter_server_stops_on_a_signal(signal_number, cluster):
+  server = cluster.start('ps', 0)
+  wait_for_line(server, r'^Parameter server 0 serving on ')
+  server.send_signal(signal_number)
+  assert server.wait(20) == 128 + signal_number
+  assert output(server).splitlines()[-1] == (
+      'Parameter server 0: stopped by %s' % signal.Signals(signal_number).name)
+  assert_port_free(cluster.ps_hosts)
+
+
+def test_chief_stopped_by_ctrl_c_saves_its_step_and_resumes(cluster):
+  log_dir = cluster.tmp_path / 'logs'
+  cluster.start('ps', 0)
+  chief = cluster.start('worker', 0, '--max_steps', 10**6)
+  wait_for_line(chief, r'^Worker 0: local step 100,')
+  chief.send_signal(signal.SIGINT)
+  assert chief.wait(30) == 128 + signal.SIGINT
+  last = output(chief).strip().splitlines()[-1]
+  saved = re.match(r'fully_connected_replica.py: SIGINT at global step '
+                   r'(\d+): the chief saved checkpoint (\S+); run the same '
+                   r'command to resume$', last)
+  assert saved, output(chief)
+  step = int(saved.group(1))
+  assert saved.group(2) == tf1.train.latest_checkpoint(str(log_dir))
+  assert checkpoint_step(log_dir) == step >= 100
+  restarted = cluster.start('worker', 0, '--max_steps', step + 50)
+  assert restarted.wait(TIMEOUT) == 0, output(restarted)
+  assert local_steps(output(restarted), 0) == 50  # from the saved step on
 
 
 def test_sync_replicas_take_one_update_per_round(tmp_path):
