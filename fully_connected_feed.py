@@ -749,18 +749,22 @@ _EXIT_STATUS = ((UsageError, 2), (NoCheckpointError, 1), (DivergedError, 1),
                 (OSError, 1), (tf.errors.OpError, 1))
 
 
+# The header Session.run puts above the message of every error of a run.
+_GRAPH_ERROR_HEADER = 'Graph execution error:'
+
+
 def op_error_line(error):
   """The line of a TensorFlow error that says what went wrong.
 
   Graph execution errors wrap it in node names and stack traces; it is the
   line just above the `[[{{node ...}}]]` marker.
   """
-  lines = error.message.splitlines()
+  lines = [line.strip() for line in error.message.splitlines()
+           if line.strip() and line.strip() != _GRAPH_ERROR_HEADER]
   for index, line in enumerate(lines):
-    if line.lstrip().startswith('[[') and index:
-      return lines[index - 1].strip()
-  return next((line.strip() for line in lines if line.strip()),
-              type(error).__name__)
+    if line.startswith('[[') and index:
+      return lines[index - 1]
+  return lines[0] if lines else type(error).__name__
 
 
 def _one_line(error):

@@ -571,6 +571,12 @@ def parse_flags(argv):
 
 
 def _cluster_error_line(error):
+  """Says what a cluster error of a worker's run means, in one line."""
+  if isinstance(error, tf.errors.DeadlineExceededError):
+    return ('a step waited over --cluster_timeout (%s): with --sync_replicas, '
+            'a worker or the chief has stopped and the round cannot fill; '
+            'otherwise a parameter server is unreachable'
+            % feed.op_error_line(error))
   return ('lost the cluster: %s (are the parameter servers running? a '
           'worker gives up after --cluster_timeout)'
           % feed.op_error_line(error))

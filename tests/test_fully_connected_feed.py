@@ -370,3 +370,14 @@ def test_stop_request_keeps_a_signal_the_parent_ignored_ignored():
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
   finally:
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize('message, line', [
+    ('Graph execution error:\n\nOperation timed out.', 'Operation timed out.'),
+    ('Graph execution error:\n\nDetected at node xentropy defined at:\n'
+     '  File "x.py", line 1\nlogits and labels must agree\n'
+     '\t [[{{node xentropy}}]]', 'logits and labels must agree'),
+])
+def test_op_error_line_is_what_went_wrong(message, line):
+  error = tf.errors.DeadlineExceededError(None, None, message)
+  assert fully_connected_feed.op_error_line(error) == line

@@ -334,3 +334,22 @@ def test_lost_parameter_server_ends_workers_with_one_line(cluster):
   last = output(chief).strip().splitlines()[-1]
   assert re.match(r'fully_connected_replica.py: error: worker 0: parameter '
                   r'server 127\.0\.0\.1:\d+ unreachable for 3 s', last), last
+
+
+@pytest.mark.slow
+def test_sync_worker_whose_chief_is_lost_stops_with_one_line(cluster):
+  args = ('--max_steps', 10**6, '--sync_replicas', '--cluster_timeout', 3)
+  cluster.start('ps', 0)
+  chief = cluster.start('worker', 0, *args)
+  worker = cluster.start('worker', 1, *args)
+  wait_for_line(worker, r'^Worker 1: local step 100,')
+  chief.kill()
+  start = time.monotonic()
+  assert worker.wait(60) == 1
+  assert time.monotonic() - start < 30
+  last = output(worker).strip().splitlines()[-1]
+  assert last == (
+      'fully_connected_replica.py: error: worker 1: a step waited over '
+      '--cluster_timeout (Operation timed out.): with --sync_replicas, a '
+      'worker or the chief has stopped and the round cannot fill; otherwise '
+      'a parameter server is unreachable'), last
