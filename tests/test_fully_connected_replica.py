@@ -321,17 +321,22 @@ def test_restarted_chief_resumes_from_its_last_checkpoint(cluster):
   assert checkpoint_step(log_dir) >= 3000
 
 
+def last_line_after_losing(lost, survivor):
+  """Kills lost; returns the one line survivor ends with, within 30 s."""
+  lost.kill()
+  start = time.monotonic()
+  assert survivor.wait(60) == 1, output(survivor)
+  assert time.monotonic() - start < 30
+  return output(survivor).strip().splitlines()[-1]
+
+
 @pytest.mark.slow
 def test_lost_parameter_server_ends_workers_with_one_line(cluster):
   server = cluster.start('ps', 0)
   chief = cluster.start('worker', 0, '--max_steps', 10**6,
                         '--cluster_timeout', 3)
   wait_for_line(chief, r'^Worker 0: local step 100,')
-  server.kill()
-  start = time.monotonic()
-  assert chief.wait(60) == 1
-  assert time.monotonic() - start < 30
-  last = output(chief).strip().splitlines()[-1]
+  last = last_line_after_losing(server, chief)
   assert re.match(r'fully_connected_replica.py: error: worker 0: parameter '
                   r'server 127\.0\.0\.1:\d+ unreachable for 3 s', last), last
 
@@ -343,11 +348,7 @@ def test_sync_worker_whose_chief_is_lost_stops_with_one_line(cluster):
   chief = cluster.start('worker', 0, *args)
   worker = cluster.start('worker', 1, *args)
   wait_for_line(worker, r'^Worker 1: local step 100,')
-  chief.kill()
-  start = time.monotonic()
-  assert worker.wait(60) == 1
-  assert time.monotonic() - start < 30
-  last = output(worker).strip().splitlines()[-1]
+  last = last_line_after_losing(chief, worker)
   assert last == (
       'fully_connected_replica.py: error: worker 1: a step waited over '
       '--cluster_timeout (Operation timed out.): with --sync_replicas, a '
