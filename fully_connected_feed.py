@@ -756,11 +756,13 @@ _GRAPH_ERROR_HEADER = 'Graph execution error:'
 def op_error_line(error):
   """The line of a TensorFlow error that says what went wrong.
 
-  Graph execution errors wrap it in node names and stack traces; it is the
-  line just above the `[[{{node ...}}]]` marker.
+  Graph execution errors wrap it in a header, node names and stack traces;
+  it is the line just above the `[[{{node ...}}]]` marker, else the first
+  line that has words.
   """
   lines = [line.strip() for line in error.message.splitlines()
-           if line.strip() and line.strip() != _GRAPH_ERROR_HEADER]
+           if any(c.isalnum() for c in line)
+           and line.strip() != _GRAPH_ERROR_HEADER]
   for index, line in enumerate(lines):
     if line.startswith('[[') and index:
       return lines[index - 1]

@@ -53,6 +53,8 @@ STOP_GRACE_SECS = 2
 # themselves (the chief saving a checkpoint) before it kills them. A worker
 # waiting on a synchronous round that will never fill does not end by itself.
 WORKER_STOP_SECS = 10
+# How long the chief waits before it runs again an evaluation whose RPC failed.
+EVAL_RETRY_SECS = 1
 
 
 class ClusterError(ConnectionError):
@@ -219,11 +221,23 @@ class EvaluationHook(tf1.train.SessionRunHook):
       self._evaluate(session, step)
 
   def _evaluate(self, session, step):
+    """Evaluates the three splits, once more if an RPC of it failed.
+
+    MonitoredTrainingSession recovers from these errors in training steps;
+    a hook's runs go to the raw session, which does not. Evaluation only
+    reads the variables, so running it again is harmless; a cluster that
+    is really lost fails it again.
+    """
     print('Global step %d:' % step)
-    feed.evaluate_all(session, self._model, self._data_sets)
+    try:
+      feed.evaluate_all(session, self._model, self._data_sets)
+    except (tf.errors.UnavailableError, tf.errors.AbortedError) as e:
+      print('Evaluation failed (%s: %s); evaluating again'
+            % (type(e).__name__, feed.op_error_line(e)))
+      time.sleep(EVAL_RETRY_SECS)
+      feed.evaluate_all(session, self._model, self._data_sets)
     sys.stdout.flush()
     self._last_evaluated = step
-
 
 
 # --------------------------------------------------------------- tasks ----
@@ -577,9 +591,9 @@ def _cluster_error_line(error):
             'a worker or the chief has stopped and the round cannot fill; '
             'otherwise a parameter server is unreachable'
             % feed.op_error_line(error))
-  return ('lost the cluster: %s (are the parameter servers running? a '
+  return ('lost the cluster: %s: %s (are the parameter servers running? a '
           'worker gives up after --cluster_timeout)'
-          % feed.op_error_line(error))
+          % (type(error).__name__, feed.op_error_line(error)))
 
 
 def _interrupted_line(task_index, signal_name, step, checkpoint):

@@ -374,6 +374,8 @@ def test_stop_request_keeps_a_signal_the_parent_ignored_ignored():
 
 @pytest.mark.parametrize('message, line', [
     ('Graph execution error:\n\nOperation timed out.', 'Operation timed out.'),
+    ('Graph execution error:\n\n=====================\nSocket closed',
+     'Socket closed'),
     ('Graph execution error:\n\nDetected at node xentropy defined at:\n'
      '  File "x.py", line 1\nlogits and labels must agree\n'
      '\t [[{{node xentropy}}]]', 'logits and labels must agree'),

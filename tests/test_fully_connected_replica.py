@@ -155,6 +155,43 @@ def test_bad_cluster_is_one_clear_error(values, environ, message):
     replica.cluster_from_flags(flags(**values), environ)
 
 
+class FailingSession(object):
+  """A session whose first `failures` runs raise UnavailableError."""
+
+  def __init__(self, session, failures):
+    self._session = session
+    self.failures = failures
+
+  def run(self, *args, **kwargs):
+    if self.failures:
+      self.failures -= 1
+      raise tf.errors.UnavailableError(None, None, 'Socket closed')
+    return self._session.run(*args, **kwargs)
+
+
+@pytest.mark.parametrize('failures', [1, 10**6])
+def test_chief_evaluates_again_once_after_an_rpc_error(failures, monkeypatch,
+                                                       capsys):
+  monkeypatch.setattr(replica, 'EVAL_RETRY_SECS', 0)
+  data_sets = replica.input_data.read_data_sets('', fake_data=True)
+  with tf.Graph().as_default():
+    model = replica.feed.build_model(100, 8, 4, 0.1)
+    hook = replica.EvaluationHook(model, data_sets, 1000, 2000,
+                                  replica.feed.StopRequest())
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      failing = FailingSession(sess, failures)
+      if failures > 1:
+        with pytest.raises(tf.errors.UnavailableError):
+          hook._evaluate(failing, 7)  # pylint: disable=protected-access
+        return
+      hook._evaluate(failing, 7)  # pylint: disable=protected-access
+  out = capsys.readouterr().out
+  assert out.count('Evaluation failed (UnavailableError: Socket closed); '
+                   'evaluating again') == 1
+  assert out.count('Num examples: 10000  Num correct: ') == 3, out
+
+
 def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
   result = run_launcher(tmp_path, '--max_steps', 1000)
   assert result.returncode == 0, result.stdout + result.stderr
