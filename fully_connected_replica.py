@@ -358,6 +358,36 @@ def _hide_cancelled_queue_threads(closing):
   threading.excepthook = hook
 
 
+def _chief_checkpoint(log_dir):
+  """Checks that log_dir is writable; returns its latest checkpoint or None."""
+  feed.prepare_log_dir(log_dir)
+  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  if checkpoint:
+    print('Chief: restoring %s into the parameter servers' % checkpoint)
+  return checkpoint
+
+
+def _train_steps(sess, model, data_set, task_index, stop):
+  """Runs training steps until the session or stop says to stop.
+
+  Returns:
+    The number of steps run, and the global step read by the last one (None
+    if none ran).
+  """
+  local_steps, step = 0, None
+  while not sess.should_stop() and stop.signal_number is None:
+    feed_dict = feed.fill_feed_dict(data_set, model.images_placeholder,
+                                    model.labels_placeholder)
+    _, loss_value, step = sess.run(
+        [model.train_op, model.loss, model.global_step], feed_dict)
+    local_steps += 1
+    if local_steps % feed.LOSS_EVERY == 0:
+      print('Worker %d: local step %d, global step %d: loss = %.2f'
+            % (task_index, local_steps, step, loss_value))
+      sys.stdout.flush()
+  return local_steps, step
+
+
 def run_worker(flags, cluster, task_index):
   """Trains as worker task_index until the global step reaches max_steps.
 
@@ -369,19 +399,15 @@ def run_worker(flags, cluster, task_index):
 
   Raises:
     fully_connected_feed.Interrupted: If stopped by a signal, with the
-      signal's name, the last global step and the chief's checkpoint path
-      (None for the other workers).
+      signal's name, the global step and the chief's checkpoint of it (None
+      for the other workers).
   """
   is_chief = task_index == 0
   ParameterServerWatchdog(cluster['ps'], flags.cluster_timeout,
                           task_index).start()
   server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
                             job_name='worker', task_index=task_index)
-  if is_chief:
-    feed.prepare_log_dir(flags.log_dir)
-    checkpoint = tf1.train.latest_checkpoint(flags.log_dir)
-    if checkpoint:
-      print('Chief: restoring %s into the parameter servers' % checkpoint)
+  checkpoint = _chief_checkpoint(flags.log_dir) if is_chief else None
   if flags.seed is not None:
     tf1.set_random_seed(flags.seed)
     # Each worker its own batch order: the same one would repeat the updates.
@@ -389,13 +415,11 @@ def run_worker(flags, cluster, task_index):
                                       seed=flags.seed + task_index))
   data_sets = feed.read_data(flags)
   model, optimizer = build_replica_model(flags, cluster, task_index)
-  if is_chief and checkpoint:
+  if checkpoint:
     feed.check_checkpoint_fits(checkpoint, flags.log_dir)
   config = session_config(task_index, flags.cluster_timeout)
   if not is_chief:
     wait_until_initialized(server.target, config, flags.cluster_timeout)
-  local_steps = 0
-  step = None
   closing = threading.Event()
   _hide_cancelled_queue_threads(closing)
   with feed.StopRequest() as stop, tf1.train.MonitoredTrainingSession(
@@ -406,27 +430,17 @@ def run_worker(flags, cluster, task_index):
       save_summaries_steps=feed.LOSS_EVERY, log_step_count_steps=0,
       config=config, max_wait_secs=flags.cluster_timeout,
       stop_grace_period_secs=STOP_GRACE_SECS) as sess:
-    while not sess.should_stop() and stop.signal_number is None:
-      feed_dict = feed.fill_feed_dict(data_sets.train,
-                                      model.images_placeholder,
-                                      model.labels_placeholder)
-      _, loss_value, step = sess.run(
-          [model.train_op, model.loss, model.global_step], feed_dict)
-      local_steps += 1
-      if local_steps % feed.LOSS_EVERY == 0:
-        print('Worker %d: local step %d, global step %d: loss = %.2f'
-              % (task_index, local_steps, step, loss_value))
-        sys.stdout.flush()
+    local_steps, step = _train_steps(sess, model, data_sets.train,
+                                     task_index, stop)
     closing.set()
-  print('Worker %d: %s after %d local steps' % (
-      task_index, 'done' if stop.signal_number is None else 'stopped',
-      local_steps))
-  if stop.signal_number is not None:
-    checkpoint = tf1.train.latest_checkpoint(flags.log_dir) if is_chief else None
-    if checkpoint:
-      step = int(checkpoint.rsplit('-', 1)[1])
-    raise feed.Interrupted(signal.Signals(stop.signal_number).name, step,
-                           checkpoint)
+  stopped = stop.signal_number is not None
+  print('Worker %d: %s after %d local steps'
+        % (task_index, 'stopped' if stopped else 'done', local_steps))
+  if stopped:
+    saved = tf1.train.latest_checkpoint(flags.log_dir) if is_chief else None
+    raise feed.Interrupted(signal.Signals(stop.signal_number).name,
+                           int(saved.rsplit('-', 1)[1]) if saved else step,
+                           saved)
   return local_steps
 
 
@@ -529,7 +543,7 @@ def run_local_cluster(num_workers, argv):
     # Importing fully_connected_feed set it here; unset, the tasks hide
     # TensorFlow's start-up messages as this process did.
     del env['TF_CPP_MIN_LOG_LEVEL']
-  tasks = [['ps', 0]] + [['worker', index] for index in range(num_workers)]
+  tasks = [('ps', 0)] + [('worker', index) for index in range(num_workers)]
   processes = []
   with feed.StopRequest() as stop:
     try:
