@@ -97,8 +97,9 @@ MAX_STEPS = 10**9
 MAX_SEED = 2**31 - 1
 # Far past where gradient descent diverges on MNIST (about 10), still a number.
 MAX_LEARNING_RATE = 1000.0
-# Threads that run evaluation batches side by side: one per core, up to 8
-# (past that, Python's own side of each run is the limit).
+# Threads that run evaluation batches side by side: one per core (measured
+# on 2 cores only, hence the modest cap: Python's side of every run still
+# holds the interpreter lock).
 EVAL_THREADS = min(8, os.cpu_count() or 1)
 
 Model = collections.namedtuple('Model', [
