@@ -169,9 +169,8 @@ class FailingSession(object):
     return self._session.run(*args, **kwargs)
 
 
-@pytest.mark.parametrize('failures', [1, 10**6])
-def test_chief_evaluates_again_once_after_an_rpc_error(failures, monkeypatch,
-                                                       capsys):
+def evaluate_with_failures(failures, monkeypatch):
+  """Runs the chief's evaluation on a session whose first runs fail."""
   monkeypatch.setattr(replica, 'EVAL_RETRY_SECS', 0)
   data_sets = replica.input_data.read_data_sets('', fake_data=True)
   with tf.Graph().as_default():
@@ -180,16 +179,20 @@ def test_chief_evaluates_again_once_after_an_rpc_error(failures, monkeypatch,
                                   replica.feed.StopRequest())
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
-      failing = FailingSession(sess, failures)
-      if failures > 1:
-        with pytest.raises(tf.errors.UnavailableError):
-          hook._evaluate(failing, 7)  # pylint: disable=protected-access
-        return
-      hook._evaluate(failing, 7)  # pylint: disable=protected-access
+      hook._evaluate(FailingSession(sess, failures), 7)  # pylint: disable=protected-access
+
+
+def test_chief_evaluates_again_once_after_an_rpc_error(monkeypatch, capsys):
+  evaluate_with_failures(1, monkeypatch)
   out = capsys.readouterr().out
   assert out.count('Evaluation failed (UnavailableError: Socket closed); '
                    'evaluating again') == 1
   assert out.count('Num examples: 10000  Num correct: ') == 3, out
+
+
+def test_chief_evaluation_fails_when_the_rpc_keeps_failing(monkeypatch):
+  with pytest.raises(tf.errors.UnavailableError):
+    evaluate_with_failures(10**6, monkeypatch)
 
 
 def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
