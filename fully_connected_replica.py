@@ -217,7 +217,7 @@ class EvaluationHook(tf1.train.SessionRunHook):
 
   def end(self, session):
     step = int(session.run(self._model.global_step))
-    if step != self._last_evaluated and self._stop.signal_number is None:
+    if step != self._last_evaluated and self._stop.poll() is None:
       self._evaluate(session, step)
 
   def _evaluate(self, session, step):
@@ -248,16 +248,17 @@ def run_parameter_server(cluster, task_index):
   Returns:
     The exit status: 128 + the number of the signal that stopped it.
   """
-  server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
-                            task_index=task_index)
-  print('Parameter server %d serving on %s' % (task_index,
-                                              cluster['ps'][task_index]))
-  sys.stdout.flush()
-  # Not server.join(): it waits in C++, where Python never gets to handle
-  # Ctrl-C, so the server could only be killed.
-  with feed.StopRequest() as stop:
-    while stop.signal_number is None:
-      time.sleep(0.5)
+  # Shielded: the server's threads, which run the workers' ops, inherit it.
+  with feed.StopRequest(shield_ops=True) as stop:
+    server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
+                              task_index=task_index)
+    print('Parameter server %d serving on %s' % (task_index,
+                                                cluster['ps'][task_index]))
+    sys.stdout.flush()
+    # Not server.join(): it waits in C++, where Python never gets to handle
+    # Ctrl-C, so the server could only be killed.
+    while stop.poll() is None:
+      time.sleep(0.2)
   print('Parameter server %d: stopped by %s' % (
       task_index, signal.Signals(stop.signal_number).name))
   return 128 + stop.signal_number
@@ -375,7 +376,7 @@ def _train_steps(sess, model, data_set, task_index, stop):
     if none ran).
   """
   local_steps, step = 0, None
-  while not sess.should_stop() and stop.signal_number is None:
+  while not sess.should_stop() and stop.poll() is None:
     feed_dict = feed.fill_feed_dict(data_set, model.images_placeholder,
                                     model.labels_placeholder)
     _, loss_value, step = sess.run(
@@ -405,34 +406,37 @@ def run_worker(flags, cluster, task_index):
   is_chief = task_index == 0
   ParameterServerWatchdog(cluster['ps'], flags.cluster_timeout,
                           task_index).start()
-  server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
-                            job_name='worker', task_index=task_index)
   checkpoint = _chief_checkpoint(flags.log_dir) if is_chief else None
   if flags.seed is not None:
     tf1.set_random_seed(flags.seed)
     # Each worker its own batch order: the same one would repeat the updates.
     flags = argparse.Namespace(**dict(vars(flags),
                                       seed=flags.seed + task_index))
+  # Before the shield: a fetch may start npm, which would inherit the block.
   data_sets = feed.read_data(flags)
-  model, optimizer = build_replica_model(flags, cluster, task_index)
-  if checkpoint:
-    feed.check_checkpoint_fits(checkpoint, flags.log_dir)
-  config = session_config(task_index, flags.cluster_timeout)
-  if not is_chief:
-    wait_until_initialized(server.target, config, flags.cluster_timeout)
-  closing = threading.Event()
-  _hide_cancelled_queue_threads(closing)
-  with feed.StopRequest() as stop, tf1.train.MonitoredTrainingSession(
-      master=server.target, is_chief=is_chief,
-      checkpoint_dir=flags.log_dir if is_chief else None,
-      hooks=_hooks(flags, model, optimizer, is_chief, data_sets, stop),
-      save_checkpoint_steps=feed.CHECKPOINT_EVERY,
-      save_summaries_steps=feed.LOSS_EVERY, log_step_count_steps=0,
-      config=config, max_wait_secs=flags.cluster_timeout,
-      stop_grace_period_secs=STOP_GRACE_SECS) as sess:
-    local_steps, step = _train_steps(sess, model, data_sets.train,
-                                     task_index, stop)
-    closing.set()
+  # Shielded before the server starts, so that its threads inherit the block.
+  with feed.StopRequest(shield_ops=True) as stop:
+    server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
+                              job_name='worker', task_index=task_index)
+    model, optimizer = build_replica_model(flags, cluster, task_index)
+    if checkpoint:
+      feed.check_checkpoint_fits(checkpoint, flags.log_dir)
+    config = session_config(task_index, flags.cluster_timeout)
+    if not is_chief:
+      wait_until_initialized(server.target, config, flags.cluster_timeout)
+    closing = threading.Event()
+    _hide_cancelled_queue_threads(closing)
+    with tf1.train.MonitoredTrainingSession(
+        master=server.target, is_chief=is_chief,
+        checkpoint_dir=flags.log_dir if is_chief else None,
+        hooks=_hooks(flags, model, optimizer, is_chief, data_sets, stop),
+        save_checkpoint_steps=feed.CHECKPOINT_EVERY,
+        save_summaries_steps=feed.LOSS_EVERY, log_step_count_steps=0,
+        config=config, max_wait_secs=flags.cluster_timeout,
+        stop_grace_period_secs=STOP_GRACE_SECS) as sess:
+      local_steps, step = _train_steps(sess, model, data_sets.train,
+                                       task_index, stop)
+      closing.set()
   stopped = stop.signal_number is not None
   print('Worker %d: %s after %d local steps'
         % (task_index, 'stopped' if stopped else 'done', local_steps))
@@ -656,13 +660,14 @@ def main(argv=None):
     tf.get_logger().setLevel('ERROR')
   tf1.disable_eager_execution()
   try:
-    if flags.local_workers:
-      return run_local_cluster(flags.local_workers, argv)
-    return run_task(flags, os.environ)
-  except KeyboardInterrupt:
+    with feed.sigterm_interrupts():
+      if flags.local_workers:
+        return run_local_cluster(flags.local_workers, argv)
+      return run_task(flags, os.environ)
+  except KeyboardInterrupt as e:
     # Before training began, or a second signal: stopped where it was.
     print('%s: interrupted: stopped at once' % PROG, file=sys.stderr)
-    return 128 + signal.SIGINT.value
+    return feed.interrupted_status(e)
 
 
 if __name__ == '__main__':
