@@ -23,22 +23,33 @@ loopback ports:
 """
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 
+# First: it settles the environment before NumPy and TensorFlow load.
+from tutorial_support import startup
+
+tf = startup.import_tensorflow()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+# The tutorial's own functions (placeholders, feeding, evaluation), reused.
 import fully_connected_feed as feed
 import input_data
 import mnist
+from tutorial_support import checkpoints
+from tutorial_support import errors
+from tutorial_support import flags as flag_types
+from tutorial_support import local_cluster
+from tutorial_support import signals
+from tutorial_support import speed
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
-tf = feed.tf
-tf1 = feed.tf1
+tf1 = tf.compat.v1
 
 PROG = 'fully_connected_replica.py'
 DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_replica')
@@ -49,10 +60,6 @@ READY_POLL_SECS = 0.5
 # the stopped workers will never fill; closing the session cancels it, so
 # waiting longer for it (the default is 120 s) only delays the exit.
 STOP_GRACE_SECS = 2
-# How long the launcher, asked to stop, gives its workers to end by
-# themselves (the chief saving a checkpoint) before it kills them. A worker
-# waiting on a synchronous round that will never fill does not end by itself.
-WORKER_STOP_SECS = 10
 # How long the chief waits before it runs again an evaluation whose RPC failed.
 EVAL_RETRY_SECS = 1
 
@@ -133,7 +140,7 @@ def session_config(task_index, timeout_secs):
   that never fills). A lost parameter server is ParameterServerWatchdog's:
   the session would retry it without end.
   """
-  config = feed.session_config()
+  config = speed.session_config()
   config.device_filters.extend(['/job:ps', '/job:worker/task:%d'
                                 % task_index])
   config.operation_timeout_in_ms = int(timeout_secs * 1000)
@@ -233,7 +240,7 @@ class EvaluationHook(tf1.train.SessionRunHook):
       feed.evaluate_all(session, self._model, self._data_sets)
     except (tf.errors.UnavailableError, tf.errors.AbortedError) as e:
       print('Evaluation failed (%s: %s); evaluating again'
-            % (type(e).__name__, feed.op_error_line(e)))
+            % (type(e).__name__, errors.op_error_line(e)))
       time.sleep(EVAL_RETRY_SECS)
       feed.evaluate_all(session, self._model, self._data_sets)
     sys.stdout.flush()
@@ -249,7 +256,7 @@ def run_parameter_server(cluster, task_index):
     The exit status: 128 + the number of the signal that stopped it.
   """
   # Shielded: the server's threads, which run the workers' ops, inherit it.
-  with feed.StopRequest(shield_ops=True) as stop:
+  with signals.StopRequest(shield_ops=True) as stop:
     server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
                               task_index=task_index)
     print('Parameter server %d serving on %s' % (task_index,
@@ -361,7 +368,7 @@ def _hide_cancelled_queue_threads(closing):
 
 def _chief_checkpoint(log_dir):
   """Checks that log_dir is writable; returns its latest checkpoint or None."""
-  feed.prepare_log_dir(log_dir)
+  checkpoints.prepare_log_dir(log_dir)
   checkpoint = tf1.train.latest_checkpoint(log_dir)
   if checkpoint:
     print('Chief: restoring %s into the parameter servers' % checkpoint)
@@ -399,7 +406,7 @@ def run_worker(flags, cluster, task_index):
     The number of training steps this worker ran.
 
   Raises:
-    fully_connected_feed.Interrupted: If stopped by a signal, with the
+    fully_connected_signals.Interrupted: If stopped by a signal, with the
       signal's name, the global step and the chief's checkpoint of it (None
       for the other workers).
   """
@@ -415,12 +422,12 @@ def run_worker(flags, cluster, task_index):
   # Before the shield: a fetch may start npm, which would inherit the block.
   data_sets = feed.read_data(flags)
   # Shielded before the server starts, so that its threads inherit the block.
-  with feed.StopRequest(shield_ops=True) as stop:
+  with signals.StopRequest(shield_ops=True) as stop:
     server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
                               job_name='worker', task_index=task_index)
     model, optimizer = build_replica_model(flags, cluster, task_index)
     if checkpoint:
-      feed.check_checkpoint_fits(checkpoint, flags.log_dir)
+      checkpoints.check_checkpoint_fits(checkpoint, flags.log_dir)
     config = session_config(task_index, flags.cluster_timeout)
     if not is_chief:
       wait_until_initialized(server.target, config, flags.cluster_timeout)
@@ -442,7 +449,7 @@ def run_worker(flags, cluster, task_index):
         % (task_index, 'stopped' if stopped else 'done', local_steps))
   if stopped:
     saved = tf1.train.latest_checkpoint(flags.log_dir) if is_chief else None
-    raise feed.Interrupted(signal.Signals(stop.signal_number).name,
+    raise signals.Interrupted(signal.Signals(stop.signal_number).name,
                            int(saved.rsplit('-', 1)[1]) if saved else step,
                            saved)
   return local_steps
@@ -450,131 +457,14 @@ def run_worker(flags, cluster, task_index):
 
 # ------------------------------------------------------------ launcher ----
 
-def free_loopback_ports(count):
-  """Returns count distinct TCP ports free on 127.0.0.1 at this moment."""
-  sockets = []
-  try:
-    for _ in range(count):
-      sock = socket.socket()
-      sock.bind(('127.0.0.1', 0))
-      sockets.append(sock)
-    return [sock.getsockname()[1] for sock in sockets]
-  finally:
-    for sock in sockets:
-      sock.close()
-
-
-def _without_local_workers(argv):
-  args = []
-  skip = False
-  for arg in argv:
-    if skip:
-      skip = False
-    elif arg == '--local_workers':
-      skip = True
-    elif not arg.startswith('--local_workers='):
-      args.append(arg)
-  return args
-
-
-def _stop_all(processes, grace_secs=5.0):
-  for process in processes:
-    if process.poll() is None:
-      process.terminate()
-  deadline = time.monotonic() + grace_secs
-  for process in processes:
-    try:
-      process.wait(max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-      process.kill()
-      process.wait()
-
-
-@contextlib.contextmanager
-def _sigint_ignored():
-  """Ignores SIGINT for the duration; processes started meanwhile inherit it.
-
-  A terminal's Ctrl-C goes to every process of the foreground group. Tasks
-  that ignore it leave the launcher alone to stop them, with one SIGTERM
-  each: had they taken the Ctrl-C too, the launcher's SIGTERM would be their
-  second signal, which stops at once instead of after a checkpoint.
-  """
-  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-  try:
-    yield
-  finally:
-    signal.signal(signal.SIGINT, previous)
-
-
-def _wait_for_workers(workers, stop):
-  """Waits until the workers end, one fails, or stop is signalled.
-
-  Returns:
-    0 if every worker finished, the exit status of the first that failed,
-    or None if stop was signalled first.
-  """
-  while stop.signal_number is None:
-    statuses = [worker.poll() for worker in workers]
-    failed = [status for status in statuses if status not in (None, 0)]
-    if failed:
-      return failed[0]
-    if None not in statuses:
-      return 0
-    time.sleep(0.2)
-  return None
-
-
-def run_local_cluster(num_workers, argv):
-  """Runs 1 parameter server and num_workers workers here, on loopback.
-
-  SIGINT (Ctrl-C) or SIGTERM stops the workers with SIGTERM, so that the
-  chief saves a checkpoint, then the parameter server; a second one stops
-  everything at once.
-
-  Returns:
-    0 if every worker finished, the exit status of the first that failed,
-    or 128 + the number of the signal that stopped the cluster.
-  """
-  ports = free_loopback_ports(1 + num_workers)
-  hosts = ['127.0.0.1:%d' % port for port in ports]
-  common = [sys.executable, os.path.abspath(__file__)] + _without_local_workers(
-      argv) + ['--ps_hosts', hosts[0], '--worker_hosts', ','.join(hosts[1:])]
-  print('Local cluster: parameter server %s, workers %s'
-        % (hosts[0], ', '.join(hosts[1:])))
-  sys.stdout.flush()
-  env = dict(os.environ)
-  if not feed.TF_LOGS_WANTED:
-    # Importing fully_connected_feed set it here; unset, the tasks hide
-    # TensorFlow's start-up messages as this process did.
-    del env['TF_CPP_MIN_LOG_LEVEL']
-  tasks = [('ps', 0)] + [('worker', index) for index in range(num_workers)]
-  processes = []
-  with feed.StopRequest() as stop:
-    try:
-      with _sigint_ignored():
-        for job_name, task_index in tasks:
-          processes.append(subprocess.Popen(
-              common + ['--job_name', job_name, '--task_index',
-                        str(task_index)], env=env))
-      status = _wait_for_workers(processes[1:], stop)
-      if status is None:
-        _stop_all(processes[1:], WORKER_STOP_SECS)
-        print('%s: stopped by %s' % (
-            PROG, signal.Signals(stop.signal_number).name), file=sys.stderr)
-        status = 128 + stop.signal_number
-      return status
-    finally:
-      _stop_all(processes)
-
-
 # --------------------------------------------------------------- flags ----
 
 def parse_flags(argv):
   """Parses the command line; a bad flag exits with status 2 and one line."""
-  parser = input_data.UsageParser(
+  parser = flag_types.UsageParser(
       prog=PROG, description='Train the tutorial\'s MNIST network on a '
       'TensorFlow cluster (between-graph replication).')
-  feed.add_training_flags(parser, DEFAULT_LOG_DIR)
+  flag_types.add_training_flags(parser, DEFAULT_LOG_DIR)
   parser.add_argument('--ps_hosts', help='Comma-separated host:port of the '
                       'parameter servers. (default: from TF_CONFIG)')
   parser.add_argument('--worker_hosts', help='Comma-separated host:port of '
@@ -582,23 +472,24 @@ def parse_flags(argv):
                       'TF_CONFIG)')
   parser.add_argument('--job_name', choices=('ps', 'worker'),
                       help='This task\'s job. (default: from TF_CONFIG)')
-  parser.add_argument('--task_index', type=feed.int_flag(0, 10**6),
+  parser.add_argument('--task_index', type=flag_types.int_flag(0, 10**6),
                       default=0, help='This task\'s index in its job. '
                       '(default: %(default)s)')
   parser.add_argument('--sync_replicas', action='store_true',
                       help='Aggregate one gradient from every worker into '
                       'each update (SyncReplicasOptimizer). (default: '
                       'asynchronous updates)')
-  parser.add_argument('--cluster_timeout', type=input_data.timeout_flag,
+  parser.add_argument('--cluster_timeout', type=flag_types.timeout_flag,
                       default=60.0, help='Seconds a worker waits for the '
                       'parameter servers or the chief before it gives up '
                       'with an error. (default: %(default)s)')
-  parser.add_argument('--local_workers', type=feed.int_flag(
+  parser.add_argument('--local_workers', type=flag_types.int_flag(
       1, MAX_LOCAL_WORKERS), help='Start 1 parameter server and this many '
                       'workers on free loopback ports, and wait for them. '
                       '(default: off)')
   flags = parser.parse_args(argv)
-  feed.check_training_flags(parser, flags)
+  flag_types.check_training_flags(
+      parser, flags, DEFAULT_LOG_DIR, input_data.smallest_split(flags.fake_data))
   return flags
 
 
@@ -608,10 +499,10 @@ def _cluster_error_line(error):
     return ('a step waited over --cluster_timeout (%s): with --sync_replicas, '
             'a worker or the chief has stopped and the round cannot fill; '
             'otherwise a parameter server is unreachable'
-            % feed.op_error_line(error))
+            % errors.op_error_line(error))
   return ('lost the cluster: %s: %s (are the parameter servers running? a '
           'worker gives up after --cluster_timeout)'
-          % (type(error).__name__, feed.op_error_line(error)))
+          % (type(error).__name__, errors.op_error_line(error)))
 
 
 def _interrupted_line(task_index, signal_name, step, checkpoint):
@@ -639,7 +530,7 @@ def run_task(flags, environ):
     if job_name == 'ps':
       return run_parameter_server(cluster, task_index)
     run_worker(flags, cluster, task_index)
-  except feed.Interrupted as e:
+  except signals.Interrupted as e:
     print('%s: %s' % (PROG, _interrupted_line(task_index, *e.args)),
           file=sys.stderr)
     return 128 + signal.Signals[e.args[0]].value
@@ -649,25 +540,24 @@ def run_task(flags, environ):
                       tf.errors.DeadlineExceededError,
                       tf.errors.AbortedError)):
       message = 'worker %d: %s' % (task_index, _cluster_error_line(e))
-    return feed.report_error(PROG, e, flags.debug, message)
+    return errors.report_error(PROG, e, flags.debug, message)
   return 0
 
 
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else list(argv)
   flags = parse_flags(argv)
-  if not feed.TF_LOGS_WANTED:
-    tf.get_logger().setLevel('ERROR')
-  tf1.disable_eager_execution()
+  startup.begin(tf)
   try:
-    with feed.sigterm_interrupts():
+    with signals.sigterm_interrupts():
       if flags.local_workers:
-        return run_local_cluster(flags.local_workers, argv)
+        return local_cluster.run_local_cluster(os.path.abspath(__file__),
+                                               flags.local_workers, argv)
       return run_task(flags, os.environ)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: stopped where it was.
     print('%s: interrupted: stopped at once' % PROG, file=sys.stderr)
-    return feed.interrupted_status(e)
+    return signals.interrupted_status(e)
 
 
 if __name__ == '__main__':

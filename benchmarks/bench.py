@@ -43,6 +43,8 @@ CHILD_ENV = dict(os.environ)
 import fully_connected_feed  # pylint: disable=g-import-not-at-top
 import input_data  # pylint: disable=g-import-not-at-top
 import mnist  # pylint: disable=g-import-not-at-top
+from tutorial_support import flags as flag_types  # pylint: disable=g-import-not-at-top
+from tutorial_support import speed  # pylint: disable=g-import-not-at-top
 
 tf = fully_connected_feed.tf
 tf1 = tf.compat.v1
@@ -77,7 +79,7 @@ def project_loop(data_sets):
     tf1.set_random_seed(0)
     model = fully_connected_feed.build_model(BATCH_SIZE, HIDDEN1, HIDDEN2,
                                              LEARNING_RATE)
-    sess = tf1.Session(config=fully_connected_feed.session_config())
+    sess = tf1.Session(config=speed.session_config())
     sess.run(tf1.global_variables_initializer())
 
   def run(steps):
@@ -103,7 +105,7 @@ def in_graph_loop(data_sets):
     logits = mnist.inference(tf.gather(images, picked), HIDDEN1, HIDDEN2)
     loss = mnist.loss(logits, tf.gather(labels, picked))
     train_op = mnist.training(loss, LEARNING_RATE)
-    sess = tf1.Session(config=fully_connected_feed.session_config())
+    sess = tf1.Session(config=speed.session_config())
     sess.run(tf1.global_variables_initializer(),
              feed_dict={all_images: train.images})
 
@@ -415,7 +417,7 @@ def print_table(figures, ratio_values, out=sys.stdout):
 
 
 def parse_flags(argv=None):
-  parser = input_data.UsageParser(
+  parser = flag_types.UsageParser(
       description='Measures training and evaluation speed of the MNIST '
       'network; see the module docstring.')
   parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,

@@ -20,9 +20,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import input_data  # pylint: disable=wrong-import-position
+from tutorial_support import mnist_files  # pylint: disable=wrong-import-position
 
 # The environment as the user gave it, for the programs the tests start:
-# importing fully_connected_feed sets TF_CPP_MIN_LOG_LEVEL in this process,
+# importing tutorial_support.startup sets TF_CPP_MIN_LOG_LEVEL in this process,
 # which a child would take for the user asking for TensorFlow's logs.
 USER_ENV = dict(os.environ)
 
@@ -72,10 +73,10 @@ def small_contents():
 @pytest.fixture
 def small_specs(small_contents, monkeypatch):
   """Makes input_data verify against the small files instead of MNIST's."""
-  specs = {name: input_data.FileSpec(len(data),
+  specs = {name: mnist_files.FileSpec(len(data),
                                      hashlib.sha256(data).hexdigest())
            for name, data in small_contents.items()}
-  monkeypatch.setattr(input_data, 'MNIST_FILES', specs)
+  monkeypatch.setattr(mnist_files, 'MNIST_FILES', specs)
   return specs
 
 
@@ -101,7 +102,7 @@ def small_data_dir(tmp_path, small_contents, small_specs):
 @pytest.fixture
 def no_sources(monkeypatch):
   """Makes any attempt to fetch fail at once, whatever the defaults are."""
-  monkeypatch.setenv(input_data.SOURCES_ENV, 'npm:no-such-package-for-tests')
+  monkeypatch.setenv(mnist_files.SOURCES_ENV, 'npm:no-such-package-for-tests')
   monkeypatch.setenv('PATH', '')
 
 

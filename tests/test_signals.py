@@ -16,7 +16,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, USER_ENV
-import fully_connected_feed
+from tutorial_support import mnist_files
+from tutorial_support import signals
 
 tf1 = tf.compat.v1
 
@@ -34,7 +35,7 @@ def test_shield_blocks_the_signals_here_and_in_threads_started_inside():
 
   def look():
     seen['mask'] = blocked_here()
-  with fully_connected_feed.StopRequest(shield_ops=True):
+  with signals.StopRequest(shield_ops=True):
     assert SIGNALS <= blocked_here()
     thread = threading.Thread(target=look)
     thread.start()
@@ -44,7 +45,7 @@ def test_shield_blocks_the_signals_here_and_in_threads_started_inside():
 
 
 def test_a_signal_held_by_the_shield_is_taken_by_poll():
-  with fully_connected_feed.StopRequest(shield_ops=True) as stop:
+  with signals.StopRequest(shield_ops=True) as stop:
     # Sent to this thread alone, where it is blocked: it waits for poll().
     signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
     time.sleep(0.05)
@@ -55,14 +56,14 @@ def test_a_signal_held_by_the_shield_is_taken_by_poll():
 
 
 def test_a_signal_held_until_the_end_is_taken_on_leaving():
-  with fully_connected_feed.StopRequest(shield_ops=True) as stop:
+  with signals.StopRequest(shield_ops=True) as stop:
     signal.pthread_kill(threading.get_ident(), signal.SIGINT)
   assert stop.signal_number == signal.SIGINT
 
 
 def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve):
   server = serve(tmp_path)
-  server.behaviours[fully_connected_feed.input_data.TRAIN_IMAGES + '.gz'] = (
+  server.behaviours[mnist_files.TRAIN_IMAGES + '.gz'] = (
       'hang')
   process = subprocess.Popen(
       [sys.executable, SCRIPT, '--input_data_dir', str(tmp_path / 'data'),
@@ -80,6 +81,23 @@ def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve):
                  'latest checkpoint in %s\n' % (tmp_path / 'logs'))
   assert not [name for name in os.listdir(tmp_path / 'data')
               if name.endswith('.part')]
+
+
+def test_stop_request_keeps_a_signal_the_parent_ignored_ignored():
+  # A launcher starts its tasks with SIGINT ignored, and so does a shell its
+  # background jobs: StopRequest must not take Ctrl-C back for them.
+  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    with signals.StopRequest() as stop:
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(0.1)
+      assert stop.signal_number is None
+      os.kill(os.getpid(), signal.SIGTERM)
+      time.sleep(0.1)
+      assert stop.signal_number == signal.SIGTERM
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+  finally:
+    signal.signal(signal.SIGINT, previous)
 
 
 def checkpoint_digest(path):

@@ -89,3 +89,10 @@ def export_saved_model(checkpoint, hidden1, hidden2, export_dir):
       return target
   finally:
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def export_latest(log_dir, hidden1, hidden2, export_dir):
+  """Exports the latest checkpoint in log_dir as a new version; says so."""
+  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  path = export_saved_model(checkpoint, hidden1, hidden2, export_dir)
+  print('Exported %s as SavedModel %s' % (os.path.basename(checkpoint), path))

@@ -1,4 +1,5 @@
-"""Starts the real TensorBoard on a log dir of a short run and asks its API."""
+"""Tests of tutorial_support.tensorboard_extras: the prediction grid, and the
+real TensorBoard started on the log dir of a short run and asked its API."""
 
 import json
 import os
@@ -11,10 +12,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import numpy as np
 import pytest
 
-import fully_connected_feed
 from test_fully_connected_feed import run, scalar_steps
+from tutorial_support import tensorboard_extras
 
 TENSORBOARD = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
 
@@ -96,3 +98,17 @@ def test_tensorboard_serves_the_steps_written(tmp_path, capsys, tensorboard):
   for scope in ('hidden1/weights', 'hidden2/', 'softmax_linear/', 'xentropy',
                 'GradientDescent'):
     assert scope in graph
+
+
+def test_prediction_grid_marks_each_prediction():
+  images = np.zeros((3, 784), np.float32)
+  grid = tensorboard_extras.prediction_grid(images, np.array([1, 2, 3]),
+                                              np.array([1, 7, 3]), columns=2)
+  assert grid.shape == (2 * 30 * 2, 2 * 30 * 2)
+  cell = grid[::2, ::2]  # Back to natural size.
+  right = cell[1:8, 1:6]
+  wrong = cell[1:8, 31:36]
+  assert right[0, 0] == 0 and right[1:6, 1:4].max() == 255  # White on black.
+  assert wrong[0, 0] == 255 and wrong[1:6, 1:4].min() == 0  # Black on white.
+  np.testing.assert_array_equal(wrong[1:6, 1:4] == 0,
+                                tensorboard_extras._GLYPHS[7])

@@ -1,0 +1,19 @@
+"""The machinery around the tutorial's three files, one job a module.
+
+The tutorial's mnist.py, input_data.py and fully_connected_feed.py stay at
+the top level and read like the tutorial; what it never talks about lives
+here, and the programs call it in a line or two:
+
+  mnist_files         fetching and verifying the four IDX files
+  flags               the command line the programs share
+  errors              one-line errors and exit statuses
+  signals             Ctrl-C and SIGTERM: a clean stop between steps
+  startup             the quiet, fast TensorFlow import
+  speed               session settings and evaluation threads
+  checkpoints         restore or initialise, the fit check, save with clean-up
+  tensorboard_extras  precision scalars, histograms, the prediction grid
+  export              SavedModel export
+  local_cluster       fully_connected_replica.py's --local_workers launcher
+
+No module here imports a program; the programs import these.
+"""

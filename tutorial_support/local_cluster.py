@@ -1,0 +1,139 @@
+"""fully_connected_replica.py --local_workers N: a whole cluster on this machine.
+
+Starts 1 parameter server and N workers as processes of the replica program
+on free loopback ports, waits for the workers, and stops every task when one
+fails or when it is asked to stop.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from tutorial_support import signals
+from tutorial_support import startup
+
+# How long the launcher, asked to stop, gives its workers to end by
+# themselves (the chief saving a checkpoint) before it kills them. A worker
+# waiting on a synchronous round that will never fill does not end by itself.
+WORKER_STOP_SECS = 10
+
+
+def free_loopback_ports(count):
+  """Returns count distinct TCP ports free on 127.0.0.1 at this moment."""
+  sockets = []
+  try:
+    for _ in range(count):
+      sock = socket.socket()
+      sock.bind(('127.0.0.1', 0))
+      sockets.append(sock)
+    return [sock.getsockname()[1] for sock in sockets]
+  finally:
+    for sock in sockets:
+      sock.close()
+
+
+def _without_local_workers(argv):
+  args = []
+  skip = False
+  for arg in argv:
+    if skip:
+      skip = False
+    elif arg == '--local_workers':
+      skip = True
+    elif not arg.startswith('--local_workers='):
+      args.append(arg)
+  return args
+
+
+def _stop_all(processes, grace_secs=5.0):
+  for process in processes:
+    if process.poll() is None:
+      process.terminate()
+  deadline = time.monotonic() + grace_secs
+  for process in processes:
+    try:
+      process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+  """Ignores SIGINT for the duration; processes started meanwhile inherit it.
+
+  A terminal's Ctrl-C goes to every process of the foreground group. Tasks
+  that ignore it leave the launcher alone to stop them, with one SIGTERM
+  each: had they taken the Ctrl-C too, the launcher's SIGTERM would be their
+  second signal, which stops at once instead of after a checkpoint.
+  """
+  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+
+
+def _wait_for_workers(workers, stop):
+  """Waits until the workers end, one fails, or stop is signalled.
+
+  Returns:
+    0 if every worker finished, the exit status of the first that failed,
+    or None if stop was signalled first.
+  """
+  while stop.signal_number is None:
+    statuses = [worker.poll() for worker in workers]
+    failed = [status for status in statuses if status not in (None, 0)]
+    if failed:
+      return failed[0]
+    if None not in statuses:
+      return 0
+    time.sleep(0.2)
+  return None
+
+
+def run_local_cluster(script, num_workers, argv):
+  """Runs 1 parameter server and num_workers workers here, on loopback.
+
+  SIGINT (Ctrl-C) or SIGTERM stops the workers with SIGTERM, so that the
+  chief saves a checkpoint, then the parameter server; a second one stops
+  everything at once.
+
+  Returns:
+    0 if every worker finished, the exit status of the first that failed,
+    or 128 + the number of the signal that stopped the cluster.
+  """
+  ports = free_loopback_ports(1 + num_workers)
+  hosts = ['127.0.0.1:%d' % port for port in ports]
+  common = [sys.executable, script] + _without_local_workers(
+      argv) + ['--ps_hosts', hosts[0], '--worker_hosts', ','.join(hosts[1:])]
+  print('Local cluster: parameter server %s, workers %s'
+        % (hosts[0], ', '.join(hosts[1:])))
+  sys.stdout.flush()
+  env = dict(os.environ)
+  if not startup.TF_LOGS_WANTED:
+    # Importing tutorial_support.startup set it here; unset, the tasks hide
+    # TensorFlow's start-up messages as this process did.
+    del env['TF_CPP_MIN_LOG_LEVEL']
+  tasks = [('ps', 0)] + [('worker', index) for index in range(num_workers)]
+  processes = []
+  with signals.StopRequest() as stop:
+    try:
+      with _sigint_ignored():
+        for job_name, task_index in tasks:
+          processes.append(subprocess.Popen(
+              common + ['--job_name', job_name, '--task_index',
+                        str(task_index)], env=env))
+      status = _wait_for_workers(processes[1:], stop)
+      if status is None:
+        _stop_all(processes[1:], WORKER_STOP_SECS)
+        print('%s: stopped by %s' % (
+            os.path.basename(script), signal.Signals(stop.signal_number).name), file=sys.stderr)
+        status = 128 + stop.signal_number
+      return status
+    finally:
+      _stop_all(processes)

@@ -1,0 +1,117 @@
+"""Ctrl-C and SIGTERM: a clean stop between two steps, never inside an op.
+
+StopRequest turns the first SIGINT or SIGTERM into a request that the
+training loop takes between steps (saving a checkpoint first); a second one
+stops at once. sigterm_interrupts() makes SIGTERM stop a program as Ctrl-C
+does before its loop has begun.
+"""
+
+import contextlib
+import signal
+import threading
+
+
+class Interrupted(Exception):
+  """Stopped by a signal: args are its name, the step and the checkpoint
+  saved (None for both if the run saves none)."""
+
+
+def interrupt(signal_number, unused_frame):
+  """A signal handler: stops at once, as Ctrl-C does, whichever the signal."""
+  raise KeyboardInterrupt(signal_number)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+  """Makes SIGTERM stop the program as Ctrl-C does, with its own exit status.
+
+  Without it, SIGTERM before training began would end the process without a
+  word; where the parent set it to be ignored, it stays ignored.
+  """
+  previous = signal.getsignal(signal.SIGTERM)
+  if previous == signal.SIG_IGN or (
+      threading.current_thread() is not threading.main_thread()):
+    yield
+    return
+  signal.signal(signal.SIGTERM, interrupt)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_status(error):
+  """The exit status of a KeyboardInterrupt: 128 + the signal behind it."""
+  return 128 + (error.args[0] if error.args else signal.SIGINT.value)
+
+
+class StopRequest(object):
+  """Turns SIGINT and SIGTERM into a request to stop after the current step.
+
+  The loop calls poll() between steps, so a checkpoint is never cut in half
+  by Ctrl-C. A second signal stops at once, as Ctrl-C usually does. A signal
+  the parent process set to be ignored (as a shell does for SIGINT in a
+  background job, or a launcher for its tasks) stays ignored.
+
+  With shield_ops, the signals are also blocked in the calling thread, and in
+  every thread it starts, until poll() takes them between steps. Sessions
+  here run their ops in the calling thread (see speed.session_config), and a
+  signal handled on a thread in the middle of an op corrupted memory: glibc
+  aborted the process, or NaN reached the saved weights. Enter it before the
+  session is made, so that TensorFlow's own threads inherit the block, and
+  after anything that starts child processes, which would inherit it too.
+  """
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self, shield_ops=False):
+    self.signal_number = None
+    self._shield_ops = shield_ops
+    self._previous = {}
+    self._previous_mask = None
+
+  def _handle(self, signal_number, frame):
+    if self.signal_number is not None:
+      interrupt(signal_number, frame)
+    self.signal_number = signal_number
+
+  def poll(self):
+    """Takes any signal held back by the shield; returns signal_number."""
+    if self._previous_mask is not None and not signal.sigpending().isdisjoint(
+        self.SIGNALS):
+      # The handler runs as the block lifts, before pthread_sigmask returns.
+      signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+      signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+    return self.signal_number
+
+  def raise_if_stopped(self, checkpoint):
+    """Raises Interrupted for a signal that came after the last poll.
+
+    Args:
+      checkpoint: The checkpoint the run ends with, or None if it saves none.
+    """
+    if self.poll() is not None:
+      step = int(checkpoint.rsplit('-', 1)[1]) if checkpoint else None
+      raise Interrupted(signal.Signals(self.signal_number).name, step,
+                        checkpoint)
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for signal_number in self.SIGNALS:
+        if signal.getsignal(signal_number) != signal.SIG_IGN:
+          self._previous[signal_number] = signal.signal(signal_number,
+                                                        self._handle)
+    if self._shield_ops:
+      self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK,
+                                                   self.SIGNALS)
+    return self
+
+  def __exit__(self, *unused_exc_info):
+    try:
+      if self._previous_mask is not None:
+        # A signal held back meanwhile is handled here, by _handle.
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._previous_mask)
+        self._previous_mask = None
+    finally:
+      for signal_number, handler in self._previous.items():
+        signal.signal(signal_number, handler)
