@@ -93,7 +93,7 @@ def _rate_flag(text):
 
 
 def _check_directory_flags(parser, flags):
-  for flag in ('log_dir', 'input_data_dir', 'export_dir', 'train_dir'):
+  for flag in ('train_dir', 'log_dir', 'input_data_dir', 'export_dir'):
     if getattr(flags, flag, None) is None:
       continue
     path = os.path.expanduser(getattr(flags, flag))

@@ -1,0 +1,75 @@
+"""Tests of tutorial_support.flags: the command line the programs share."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, USER_ENV
+import fully_connected_feed
+import fully_connected_replica
+from tutorial_support import mnist_files
+
+
+def test_train_dir_sets_both_directories(tmp_path):
+  flags = fully_connected_feed.parse_flags(['--train_dir', str(tmp_path)])
+  assert flags.log_dir == str(tmp_path)
+  assert flags.input_data_dir == str(tmp_path)
+
+
+def test_an_explicit_directory_wins_over_train_dir(tmp_path):
+  flags = fully_connected_feed.parse_flags(
+      ['--log_dir', str(tmp_path / 'logs'), '--train_dir', str(tmp_path)])
+  assert flags.log_dir == str(tmp_path / 'logs')
+  assert flags.input_data_dir == str(tmp_path)
+  flags = fully_connected_feed.parse_flags(
+      ['--train_dir', str(tmp_path), '--input_data_dir', str(tmp_path / 'd')])
+  assert flags.log_dir == str(tmp_path)
+  assert flags.input_data_dir == str(tmp_path / 'd')
+
+
+def test_without_train_dir_the_defaults_hold():
+  flags = fully_connected_feed.parse_flags([])
+  assert flags.log_dir == fully_connected_feed.DEFAULT_LOG_DIR
+  assert flags.input_data_dir == os.path.expanduser(
+      mnist_files.DEFAULT_DATA_DIR)
+  replica_flags = fully_connected_replica.parse_flags([])
+  assert replica_flags.log_dir == fully_connected_replica.DEFAULT_LOG_DIR
+
+
+def test_train_dir_that_is_a_file_is_refused(tmp_path, capsys):
+  path = tmp_path / 'file'
+  path.write_text('')
+  with pytest.raises(SystemExit) as exit_info:
+    fully_connected_feed.parse_flags(['--train_dir', str(path)])
+  assert exit_info.value.code == 2
+  assert 'argument --train_dir: %s is a file' % path in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('parse, argv', [
+    (fully_connected_feed.parse_flags, ['--max_st', '10']),
+    (fully_connected_feed.parse_flags, ['--eval', '--fake_data']),
+    (fully_connected_replica.parse_flags, ['--loc', '2', '--fake_data']),
+    (fully_connected_replica.parse_flags, ['--local_w=2']),
+])
+def test_abbreviated_flags_are_refused(parse, argv, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    parse(argv)
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert len(err.splitlines()) == 1
+  assert 'unrecognized arguments: ' + argv[0].split('=')[0] in err
+
+
+def test_an_abbreviated_launcher_flag_starts_nothing(tmp_path):
+  # Once, each task of `--loc 2` was a launcher again, without end.
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'fully_connected_replica.py'),
+       '--loc', '2', '--fake_data', '--log_dir', str(tmp_path)],
+      capture_output=True, text=True, env=USER_ENV, timeout=60, check=False)
+  assert result.returncode == 2
+  assert result.stdout == ''
+  assert result.stderr.startswith('fully_connected_replica.py: error: '
+                                  'unrecognized arguments: --loc')
+  assert os.listdir(tmp_path) == []
