@@ -208,10 +208,32 @@ Run = collections.namedtuple('Run', [
     'sess', 'model', 'data_sets', 'saver', 'writer', 'log_dir'])
 
 
-def save_checkpoint(run):
-  """Saves <log_dir>/model.ckpt-<global step>; returns its path."""
-  return checkpoints.save_checkpoint(run.sess, run.saver, run.log_dir,
-                                     run.model.global_step)
+def save_checkpoint(run, step):
+  """Saves <log_dir>/model.ckpt-<global step>; returns its path.
+
+  Where the training batches are is saved with it, so that a resumed run
+  takes up the very batches an unbroken one would have.
+
+  Raises:
+    errors.DivergedError: If the weights give a loss that is not finite: the
+      update of step overflowed, after a finite loss. Nothing is saved.
+  """
+  loss_now = _loss_of_first_batch(run)
+  if not math.isfinite(loss_now):
+    raise errors.DivergedError(step, 'loss is %s after its update' % loss_now)
+  return checkpoints.save_checkpoint(
+      run.sess, run.saver, run.log_dir, run.model.global_step,
+      extra={'train_batches': run.data_sets.train.state()})
+
+
+def _loss_of_first_batch(run):
+  """The loss of the model as it is now, on the training split's first batch
+  in file order (taking no batch from the DataSet)."""
+  batch_size = run.model.images_placeholder.shape[0]
+  train = run.data_sets.train
+  return run.sess.run(run.model.loss, {
+      run.model.images_placeholder: train.images[:batch_size],
+      run.model.labels_placeholder: train.labels[:batch_size]})
 
 
 def train_loop(run, first_step, max_steps, stop=None):
@@ -231,11 +253,12 @@ def train_loop(run, first_step, max_steps, stop=None):
     signals.Interrupted: If stop was signalled; a checkpoint was saved first.
   """
   precisions = None
+  loss_watch = errors.LossWatch(math.log(mnist.NUM_CLASSES))
   for step in range(first_step, max_steps):
     # Ctrl-C stops here, between two steps, after saving this one.
     if stop is not None and stop.poll() is not None:
       raise signals.Interrupted(signal.Signals(stop.signal_number).name, step,
-                                save_checkpoint(run))
+                                save_checkpoint(run, step - 1))
     start_time = time.time()
     loss_value, summary_str = train_step(run.sess, run.model,
                                          run.data_sets.train,
@@ -244,15 +267,16 @@ def train_loop(run, first_step, max_steps, stop=None):
     # A NaN loss would only spread into every weight: stop, keeping the last
     # good checkpoint the latest.
     if not math.isfinite(loss_value):
-      raise errors.DivergedError(step, loss_value)
+      raise errors.DivergedError(step, 'loss is %s' % loss_value)
     # Check the Status: print and write the loss now and then.
     if step % LOSS_EVERY == 0:
       print('Step %d: loss = %.2f (%.3f sec)' % (step, loss_value, duration))
       run.writer.add_summary(summary_str, step)
       run.writer.flush()
+      loss_watch.check(step, loss_value)
     # Save a checkpoint and evaluate the model periodically.
     if (step + 1) % CHECKPOINT_EVERY == 0 or step + 1 == max_steps:
-      print('Saved checkpoint %s' % save_checkpoint(run))
+      print('Saved checkpoint %s' % save_checkpoint(run, step))
       precisions = evaluate_all(run.sess, run.model, run.data_sets)
       tensorboard_extras.write_evaluation_summaries(
           run.writer, run.sess, run.model, run.data_sets.test, precisions,
@@ -276,41 +300,48 @@ def run_training(flags):
   Returns:
     The precision @ 1 of each split at the end, keyed by split name.
   """
-  # The log dir is never wiped: checked writable before any work.
-  checkpoints.prepare_log_dir(flags.log_dir)
-  # Get the sets of images and labels for training, validation, and test.
-  # Before the shield below: a fetch may start npm, which would inherit it.
-  data_sets = read_data(flags)
-  # Signals are held off the threads that run ops, and taken between steps.
-  with signals.StopRequest(shield_ops=True) as stop, \
-      tf.Graph().as_default():
-    if flags.seed is not None:
-      tf1.set_random_seed(flags.seed)
-    model = build_model(flags.batch_size, flags.hidden1, flags.hidden2,
-                        flags.learning_rate)
-    saver = tf1.train.Saver(save_relative_paths=True)
-    with tf1.Session(config=speed.session_config()) as sess:
-      # Resume from the latest checkpoint in the log dir, if there is one.
-      first_step = checkpoints.restore_or_initialize(
-          sess, saver, flags.log_dir, model.global_step)
-      sess.graph.finalize()
-      if first_step >= flags.max_steps:
-        print('Step %d reaches --max_steps %d: nothing to train (raise '
-              '--max_steps to train on)' % (first_step, flags.max_steps))
-        precisions = evaluate_all(sess, model, data_sets)
-      else:
-        with contextlib.closing(
-            tf1.summary.FileWriter(flags.log_dir, sess.graph)) as writer:
-          # Tells TensorBoard to drop what a killed run wrote past this step.
-          writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
-                                 first_step)
-          run = Run(sess, model, data_sets, saver, writer, flags.log_dir)
-          precisions = train_loop(run, first_step, flags.max_steps, stop)
-    if flags.export_dir:
-      export.export_latest(flags.log_dir, flags.hidden1, flags.hidden2,
-                           flags.export_dir)
-    stop.raise_if_stopped(tf1.train.latest_checkpoint(flags.log_dir))
+  # The log dir is never wiped, and held by one run at a time.
+  with checkpoints.hold_log_dir(flags.log_dir):
+    # Get the sets of images and labels for training, validation, and test.
+    # Before the shield below: a fetch may start npm, which would inherit it.
+    data_sets = read_data(flags)
+    # Signals are held off the threads that run ops, and taken between steps.
+    with signals.StopRequest(shield_ops=True) as stop, \
+        tf.Graph().as_default():
+      precisions = _train_in_graph(flags, data_sets, stop)
+      if flags.export_dir:
+        export.export_latest(flags.log_dir, flags.hidden1, flags.hidden2,
+                             flags.export_dir)
+      stop.raise_if_stopped(checkpoints.newest_on_disk(flags.log_dir))
   return precisions
+
+
+def _train_in_graph(flags, data_sets, stop):
+  """Builds the graph into the default graph, then trains it in a session."""
+  if flags.seed is not None:
+    tf1.set_random_seed(flags.seed)
+  model = build_model(flags.batch_size, flags.hidden1, flags.hidden2,
+                      flags.learning_rate)
+  saver = tf1.train.Saver(save_relative_paths=True)
+  with tf1.Session(config=speed.session_config()) as sess:
+    # Resume from the latest checkpoint in the log dir that restores, with
+    # the batches where it left them, so that no batch is seen twice.
+    checkpoint, first_step = checkpoints.restore_or_initialize(
+        sess, saver, flags.log_dir, model.global_step)
+    checkpoints.restore_batches(checkpoint, data_sets.train)
+    sess.graph.finalize()
+    if first_step >= flags.max_steps:
+      print('Step %d reaches --max_steps %d: nothing to train (raise '
+            '--max_steps to train on)' % (first_step, flags.max_steps))
+      return evaluate_all(sess, model, data_sets)
+    with contextlib.closing(
+        tf1.summary.FileWriter(flags.log_dir, sess.graph)) as writer:
+      # Tells TensorBoard to drop what a killed run wrote past the step
+      # resumed, but to keep that step's evaluation.
+      writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
+                             first_step + 1)
+      run = Run(sess, model, data_sets, saver, writer, flags.log_dir)
+      return train_loop(run, first_step, flags.max_steps, stop)
 
 
 def run_evaluation(flags):
@@ -321,7 +352,7 @@ def run_evaluation(flags):
   Returns:
     The precision @ 1 of each split, keyed by split name.
   """
-  checkpoint = tf1.train.latest_checkpoint(flags.log_dir)
+  checkpoint = checkpoints.latest_checkpoint(flags.log_dir)
   if checkpoint is None:
     raise errors.NoCheckpointError(
         '--log_dir %s holds no checkpoint to evaluate (train first, or name '
@@ -333,7 +364,7 @@ def run_evaluation(flags):
     model = build_model(flags.batch_size, hidden1, hidden2, 0.01)
     saver = tf1.train.Saver()
     with tf1.Session(config=speed.session_config()) as sess:
-      saver.restore(sess, checkpoint)
+      saver.restore(sess, checkpoints.tf_path(checkpoint))
       print('Evaluating %s (step %d, %d-%d hidden units)'
             % (checkpoint, sess.run(model.global_step), hidden1, hidden2))
       precisions = evaluate_all(sess, model, data_sets)
@@ -368,7 +399,7 @@ def main(argv=None):
   startup.begin(tf)
   work = run_evaluation if flags.eval_only else run_training
   return errors.exit_status(PROG, lambda: work(flags), flags.log_dir,
-                            flags.debug)
+                            flags.debug, checkpoints.newest_on_disk)
 
 
 if __name__ == '__main__':

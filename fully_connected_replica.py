@@ -367,10 +367,14 @@ def _hide_cancelled_queue_threads(closing):
 
 
 def _chief_checkpoint(log_dir):
-  """Checks that log_dir is writable; returns its latest checkpoint or None."""
-  checkpoints.prepare_log_dir(log_dir)
-  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  """Returns the latest checkpoint in log_dir that restores, or None.
+
+  Damaged newer ones are set aside, and the `checkpoint` index is made to
+  name the one found, for MonitoredTrainingSession restores what it names.
+  """
+  checkpoint = checkpoints.latest_checkpoint(log_dir, set_aside_damaged=True)
   if checkpoint:
+    checkpoints.point_index_at(checkpoint)
     print('Chief: restoring %s into the parameter servers' % checkpoint)
   return checkpoint
 
@@ -406,10 +410,19 @@ def run_worker(flags, cluster, task_index):
     The number of training steps this worker ran.
 
   Raises:
-    fully_connected_signals.Interrupted: If stopped by a signal, with the
+    signals.Interrupted: If stopped by a signal, with the
       signal's name, the global step and the chief's checkpoint of it (None
       for the other workers).
   """
+  if task_index != 0:
+    return _work(flags, cluster, task_index)
+  # The chief holds the log dir, as a training run does.
+  with checkpoints.hold_log_dir(flags.log_dir):
+    return _work(flags, cluster, task_index)
+
+
+def _work(flags, cluster, task_index):
+  """run_worker's work, the log dir held if this is the chief."""
   is_chief = task_index == 0
   ParameterServerWatchdog(cluster['ps'], flags.cluster_timeout,
                           task_index).start()
@@ -448,7 +461,7 @@ def run_worker(flags, cluster, task_index):
   print('Worker %d: %s after %d local steps'
         % (task_index, 'stopped' if stopped else 'done', local_steps))
   if stopped:
-    saved = tf1.train.latest_checkpoint(flags.log_dir) if is_chief else None
+    saved = checkpoints.newest_on_disk(flags.log_dir) if is_chief else None
     raise signals.Interrupted(signal.Signals(stop.signal_number).name,
                            int(saved.rsplit('-', 1)[1]) if saved else step,
                            saved)

@@ -215,6 +215,8 @@ class DataSet(object):
     self._epochs_completed = 0
     self._index_in_epoch = 0
     self._order = None
+    self._order_rng_state = None
+    self._shuffled = None
 
   @property
   def images(self):
@@ -234,9 +236,44 @@ class DataSet(object):
     return self._epochs_completed
 
   def _new_order(self, shuffle):
+    # Where the generator was as this epoch's order was drawn: enough to
+    # draw the same order again on resume (see state()).
+    self._order_rng_state = self._rng.bit_generator.state
+    self._shuffled = shuffle
     if shuffle:
       return self._rng.permutation(self._num_examples)
     return np.arange(self._num_examples)
+
+  def state(self):
+    """Returns where the batches are, as plain values (JSON-able).
+
+    A DataSet of the same examples given this state by restore_state() hands
+    out the same batches from here on as this one.
+    """
+    drawn = self._order is not None
+    return {'epochs_completed': self._epochs_completed,
+            'index_in_epoch': self._index_in_epoch,
+            'order_drawn': drawn, 'shuffled': self._shuffled if drawn else None,
+            'rng': (self._order_rng_state if drawn
+                    else self._rng.bit_generator.state)}
+
+  def restore_state(self, state):
+    """Takes up the batches where state() left them.
+
+    Raises:
+      ValueError: If state does not fit this DataSet.
+    """
+    try:
+      index = int(state['index_in_epoch'])
+      if not 0 <= index <= self._num_examples:
+        raise ValueError('index %d is outside this split' % index)
+      self._rng.bit_generator.state = state['rng']
+      self._order = (self._new_order(bool(state['shuffled']))
+                     if state['order_drawn'] else None)
+    except (KeyError, TypeError) as e:
+      raise ValueError('not a DataSet state (%s)' % e) from None
+    self._epochs_completed = int(state['epochs_completed'])
+    self._index_in_epoch = index
 
   def next_batch(self, batch_size, fake_data=False, shuffle=True):
     """Returns the next batch_size examples of this data set.

@@ -17,3 +17,21 @@ from tutorial_support import errors
 def test_op_error_line_is_what_went_wrong(message, line):
   error = tf.errors.DeadlineExceededError(None, None, message)
   assert errors.op_error_line(error) == line
+
+
+def test_loss_watch_warns_once_when_the_loss_climbs(capsys):
+  watch = errors.LossWatch(chance_loss=2.3)
+  for step, loss in enumerate([2.31, 5.0, 11.0, 12.0, 40.0, 45.0]):
+    watch.check(step * 100, loss)
+  err = capsys.readouterr().err
+  assert err == ('warning: step 300: loss = 12.00, over 5 times where '
+                 'training started (2.31): it is not converging (try a '
+                 'smaller --learning_rate)\n')
+
+
+def test_loss_watch_measures_a_resumed_run_from_chance(capsys):
+  # A resumed run starts low; ordinary batch-to-batch noise is no alarm.
+  watch = errors.LossWatch(chance_loss=2.3)
+  for step, loss in enumerate([0.05, 0.6, 0.9, 1.4]):
+    watch.check(step * 100, loss)
+  assert capsys.readouterr().err == ''

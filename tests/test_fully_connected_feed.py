@@ -157,7 +157,7 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(
   log_dir = str(tmp_path / 'logs')
   # Seeded: a run may also kill every ReLU first and then never diverge.
   data = ['--input_data_dir', small_data_dir, '--log_dir', log_dir,
-          '--seed', '1']
+          '--seed', '2']
   assert run(capsys, '--max_steps', 100, *data)[0] == 0
   status, out, err = run(capsys, '--max_steps', 1000, '--learning_rate', 1000,
                          *data)
@@ -174,6 +174,19 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(
   assert checkpoint.endswith('model.ckpt-100')
   for value in restore_variables(checkpoint).values():
     assert np.all(np.isfinite(value))
+
+
+def test_a_climbing_loss_is_warned_of_once(small_data_dir, tmp_path, capsys,
+                                          no_sources):
+  status, _, err = run(capsys, '--input_data_dir', small_data_dir,
+                       '--log_dir', tmp_path, '--seed', 1,
+                       '--learning_rate', 100, '--max_steps', 400)
+  assert status == 0
+  lines = err.splitlines()
+  assert len(lines) == 1
+  assert re.match(r'warning: step \d+: loss = \d+\.\d\d, over 5 times where '
+                  r'training started \(\d\.\d\d\): it is not converging \(try a '
+                  r'smaller --learning_rate\)$', lines[0])
 
 
 def test_checkpoint_of_another_network_is_a_clear_error(tmp_path, capsys):

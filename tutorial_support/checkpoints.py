@@ -1,13 +1,28 @@
-"""Checkpoints: restore or initialise, the fit check, save with clean-up.
+"""Checkpoints: find the latest that restores, the fit check, save with clean-up.
 
 The Saver writes a checkpoint's files, then names them in the `checkpoint`
 index, so a crash at any moment leaves the previous checkpoint the latest.
+Checkpoints are found from the files on disk, not from that index alone, so
+a missing or damaged index loses nothing, and a damaged checkpoint (a copy
+cut short, a full disk) is skipped for the newest one that restores.
+
+TensorFlow matches the paths its checkpoint functions take as glob
+patterns, so a log dir named `run [1]` or `*` is given to it through a
+symbolic link of a plain name (tf_path).
 """
 
+import atexit
+import contextlib
+import fcntl
 import glob
+import json
 import os
+import re
 import shutil
+import sys
 import tempfile
+
+import numpy as np
 
 import tensorflow as tf
 
@@ -22,6 +37,7 @@ def prepare_log_dir(log_dir):
   Raises:
     OSError: With a one-line message naming log_dir.
   """
+  _check_directory(log_dir)
   try:
     os.makedirs(log_dir, exist_ok=True)
     with tempfile.TemporaryFile(dir=log_dir):
@@ -31,13 +47,62 @@ def prepare_log_dir(log_dir):
                   % (log_dir, e.strerror or e)) from None
 
 
+def _check_directory(log_dir):
+  if os.path.islink(log_dir) and not os.path.exists(log_dir):
+    raise OSError('--log_dir %s is a symbolic link to %s, which does not '
+                  'exist' % (log_dir, os.readlink(log_dir)))
+
+
+LOCK_FILE = '.lock'
+
+
+@contextlib.contextmanager
+def hold_log_dir(log_dir):
+  """Holds log_dir for this process, creating it if needed, for the duration.
+
+  The hold is an OS file lock on log_dir/.lock: it ends with the process,
+  however the process ends, so no stale lock is ever left. If the work fails
+  in a log_dir this call created, the empty directory is removed again.
+
+  Raises:
+    OSError: If log_dir cannot be written, or another process holds it; the
+      one-line message names log_dir (and that process).
+  """
+  created = not os.path.isdir(log_dir)
+  prepare_log_dir(log_dir)
+  lock_path = os.path.join(log_dir, LOCK_FILE)
+  lock = open(lock_path, 'a+')  # pylint: disable=consider-using-with
+  try:
+    try:
+      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      lock.seek(0)
+      holder = lock.read().strip() or 'unknown'
+      raise OSError('--log_dir %s is in use by another run (process %s); '
+                    'wait for it to end, or name another --log_dir'
+                    % (log_dir, holder)) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write('%d\n' % os.getpid())
+    lock.flush()
+    try:
+      yield
+    except BaseException:
+      if created and os.listdir(log_dir) == [LOCK_FILE]:
+        os.remove(lock_path)
+        os.rmdir(log_dir)
+      raise
+  finally:
+    lock.close()
+
+
 def check_checkpoint_fits(checkpoint, log_dir):
   """Checks that checkpoint holds every variable of the default graph.
 
   Raises:
     errors.UsageError: If a variable is missing from it or has another shape there.
   """
-  saved = dict(tf.train.list_variables(checkpoint))
+  saved = dict(tf.train.list_variables(tf_path(checkpoint)))
   for variable in tf1.global_variables():
     name = variable.op.name
     wanted = variable.shape.as_list()
@@ -53,29 +118,152 @@ def check_checkpoint_fits(checkpoint, log_dir):
           'another --log_dir)' % (log_dir, name, saved[name], wanted))
 
 
+# What save_checkpoint(extra=...) writes beside a checkpoint's own files.
+_EXTRA_SUFFIX = '.extra.json'
+_CHECKPOINT_INDEX = re.compile(r'^model\.ckpt-(\d+)\.index$')
+_GLOB_CHARACTERS = frozenset('*?[]\\')
+_aliases = {}
+
+
+def tf_path(path):
+  """Returns a path that names path for TensorFlow's checkpoint functions.
+
+  Paths free of glob characters are returned as they are; for others, the
+  directory is reached through a symbolic link in a private temporary
+  directory, removed at exit.
+  """
+  directory = os.path.abspath(os.path.dirname(path) or '.')
+  if not _GLOB_CHARACTERS & set(directory):
+    return path
+  if directory not in _aliases:
+    holder = tempfile.mkdtemp(prefix='mnist-checkpoints-')
+    alias = os.path.join(holder, 'log_dir')
+    os.symlink(directory, alias)
+    atexit.register(_remove_alias, holder, alias)
+    _aliases[directory] = alias
+  return os.path.join(_aliases[directory], os.path.basename(path))
+
+
+def _remove_alias(holder, alias):
+  os.unlink(alias)
+  os.rmdir(holder)
+
+
+def checkpoints_on_disk(log_dir):
+  """Returns the paths of the checkpoints in log_dir, the newest first.
+
+  A checkpoint is there if its .index file is, whatever the `checkpoint`
+  index file says (it may be missing, damaged, or name fewer).
+  """
+  try:
+    names = os.listdir(log_dir)
+  except OSError:
+    return []
+  steps = sorted((int(match.group(1)) for match in map(
+      _CHECKPOINT_INDEX.match, names) if match), reverse=True)
+  return [os.path.join(log_dir, 'model.ckpt-%d' % step) for step in steps]
+
+
+def newest_on_disk(log_dir):
+  """Returns the newest checkpoint in log_dir, unchecked, or None."""
+  found = checkpoints_on_disk(log_dir)
+  return found[0] if found else None
+
+
+def why_unusable(checkpoint):
+  """Reads every variable of checkpoint; returns why it cannot be used, or
+  None if it restores with finite values."""
+  try:
+    reader = tf.train.load_checkpoint(tf_path(checkpoint))
+    for name, _ in tf.train.list_variables(tf_path(checkpoint)):
+      value = reader.get_tensor(name)
+      if (np.issubdtype(np.asarray(value).dtype, np.floating)
+          and not np.all(np.isfinite(value))):
+        return 'variable %s is not finite' % name
+  # The reader turns a damaged file into any of several Python errors
+  # (IndexError for "Read less bytes than requested", among others).
+  except Exception as e:  # pylint: disable=broad-except
+    if isinstance(e, tf.errors.OpError):
+      return errors.op_error_line(e)
+    return str(e) or type(e).__name__
+  return None
+
+
+def set_aside(checkpoint):
+  """Renames every file of checkpoint to NAME.damaged; returns the names."""
+  prefix = os.path.basename(checkpoint) + '.'
+  directory = os.path.dirname(checkpoint) or '.'
+  renamed = []
+  for name in sorted(os.listdir(directory)):
+    if not name.startswith(prefix) or name.endswith('.damaged'):
+      continue
+    target = name + '.damaged'
+    suffix = 1
+    while os.path.exists(os.path.join(directory, target)):
+      target = '%s.damaged.%d' % (name, suffix)
+      suffix += 1
+    os.rename(os.path.join(directory, name), os.path.join(directory, target))
+    renamed.append(target)
+  return renamed
+
+
+def latest_checkpoint(log_dir, set_aside_damaged=False):
+  """Returns the newest checkpoint in log_dir that restores, or None.
+
+  Each newer one that does not is named on stderr with the reason, and with
+  set_aside_damaged its files are renamed NAME.damaged (never deleted).
+
+  Raises:
+    errors.NoCheckpointError: If there are checkpoints and none restores.
+  """
+  skipped = []
+  for checkpoint in checkpoints_on_disk(log_dir):
+    reason = why_unusable(checkpoint)
+    if reason is None:
+      return checkpoint
+    aside = ''
+    if set_aside_damaged:
+      aside = '; its files are set aside as %s' % ', '.join(
+          set_aside(checkpoint))
+    print('warning: skipped checkpoint %s: %s%s' % (checkpoint, reason, aside),
+          file=sys.stderr)
+    skipped.append(os.path.basename(checkpoint))
+  if skipped:
+    raise errors.NoCheckpointError(
+        '--log_dir %s: none of its checkpoints restores (%s): move them away '
+        'to start afresh, or name another --log_dir'
+        % (log_dir, ', '.join(skipped)))
+  return None
+
+
 def restore_or_initialize(sess, saver, log_dir, global_step):
   """Restores the latest checkpoint in log_dir, or initializes the variables.
 
+  Damaged checkpoints newer than the one restored are set aside.
+
   Returns:
-    The global step to continue from: 0 for a fresh start.
+    The checkpoint restored (None for a fresh start), and the global step to
+    continue from (0 for a fresh start).
 
   Raises:
     errors.UsageError: If the checkpoint does not fit the graph.
+    errors.NoCheckpointError: If there are checkpoints and none restores.
   """
-  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  checkpoint = latest_checkpoint(log_dir, set_aside_damaged=True)
   if checkpoint is None:
     sess.run(tf1.global_variables_initializer())
-    return 0
+    return None, 0
   check_checkpoint_fits(checkpoint, log_dir)
-  saver.restore(sess, checkpoint)
+  saver.restore(sess, tf_path(checkpoint))
   step = int(sess.run(global_step))
   print('Resuming from %s at step %d' % (checkpoint, step))
-  return step
+  return checkpoint, step
 
 
 def _remove_partial_checkpoint(path):
   """Removes what a failed save of checkpoint path left, unless it is in use."""
-  if tf1.train.latest_checkpoint(os.path.dirname(path)) == path:
+  if path in checkpoints_on_disk(os.path.dirname(path)) and (
+      why_unusable(path) is None):
     return
   for leftover in glob.glob(glob.escape(path) + '.*') + glob.glob(
       glob.escape(path) + '_temp*'):
@@ -85,29 +273,98 @@ def _remove_partial_checkpoint(path):
       os.remove(leftover)
 
 
-def save_checkpoint(sess, saver, log_dir, global_step):
+def save_checkpoint(sess, saver, log_dir, global_step, extra=None):
   """Saves <log_dir>/model.ckpt-<global step>; returns its path.
 
   A save that fails (a full disk) removes its own half-written files before
   raising.
+
+  Args:
+    sess: The session holding the variables.
+    saver: The Saver.
+    log_dir: The log directory.
+    global_step: The global step variable.
+    extra: A JSON-able value to save beside the checkpoint (see
+      read_extra), written before the checkpoint is named in the index.
 
   Raises:
     OSError: With a one-line message naming the checkpoint.
   """
   path = os.path.join(log_dir, 'model.ckpt-%d' % sess.run(global_step))
   try:
-    return saver.save(sess, os.path.join(log_dir, 'model.ckpt'),
-                      global_step=global_step)
+    if extra is not None:
+      _write_atomically(path + _EXTRA_SUFFIX, json.dumps(extra))
+    saver.save(sess, tf_path(os.path.join(log_dir, 'model.ckpt')),
+               global_step=global_step)
   except (tf.errors.OpError, OSError) as e:
     _remove_partial_checkpoint(path)
     reason = (errors.op_error_line(e) if isinstance(e, tf.errors.OpError)
               else e)
     raise OSError('cannot save checkpoint %s: %s' % (path, reason)) from None
+  _remove_orphan_extras(log_dir)
+  return path
+
+
+def _remove_orphan_extras(log_dir):
+  """Removes the extras of checkpoints the Saver has since removed."""
+  for name in os.listdir(log_dir):
+    if name.endswith(_EXTRA_SUFFIX) and not os.path.exists(os.path.join(
+        log_dir, name[:-len(_EXTRA_SUFFIX)] + '.index')):
+      os.remove(os.path.join(log_dir, name))
+
+
+def _write_atomically(path, text):
+  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or '.',
+                             prefix='.' + os.path.basename(path) + '.',
+                             suffix='.part')
+  try:
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)  # mkstemp's 0600, as the Saver's files are not.
+    with os.fdopen(fd, 'w') as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.remove(tmp)
+    except OSError:
+      pass
+    raise
+
+
+def restore_batches(checkpoint, data_set):
+  """Takes data_set's batches up where they were when checkpoint was saved.
+
+  A checkpoint saved without them (by an older version, or of other data)
+  leaves data_set as it is: its batches start a new order.
+  """
+  extra = read_extra(checkpoint) if checkpoint else None
+  if extra and 'train_batches' in extra:
+    try:
+      data_set.restore_state(extra['train_batches'])
+    except ValueError:
+      pass
+
+
+def point_index_at(checkpoint):
+  """Makes the `checkpoint` index name checkpoint as the latest."""
+  tf1.train.update_checkpoint_state(
+      tf_path(os.path.dirname(checkpoint) + os.sep),
+      os.path.basename(checkpoint))
+
+
+def read_extra(checkpoint):
+  """Returns what save_checkpoint saved beside checkpoint, or None."""
+  try:
+    with open(checkpoint + _EXTRA_SUFFIX) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
 
 
 def hidden_sizes(checkpoint):
   """Returns the sizes of the two hidden layers of a checkpoint of mnist.py."""
-  shapes = dict(tf.train.list_variables(checkpoint))
+  shapes = dict(tf.train.list_variables(tf_path(checkpoint)))
   try:
     return shapes['hidden1/weights'][1], shapes['hidden2/weights'][1]
   except KeyError:

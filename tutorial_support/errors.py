@@ -21,7 +21,8 @@ class NoCheckpointError(Exception):
 
 
 class DivergedError(Exception):
-  """The loss became NaN or infinite."""
+  """The loss or the weights became NaN or infinite: args are the step and
+  what went wrong ('loss is nan')."""
 
 
 # Errors a user can act on, and the exit status each gives; anything else is
@@ -86,11 +87,42 @@ def report_error(prog, error, debug, message=None):
 
 def diverged_message(error, latest_checkpoint):
   """Says where a DivergedError stopped and what is left to resume from."""
-  step, loss_value = error.args
+  step, what = error.args
   kept = ('the last checkpoint is untouched: %s' % latest_checkpoint
           if latest_checkpoint else 'no checkpoint was saved')
-  return ('step %d: loss is %s: training diverged and was stopped (try a '
-          'smaller --learning_rate); %s' % (step, loss_value, kept))
+  return ('step %d: %s: training diverged and was stopped (try a smaller '
+          '--learning_rate); %s' % (step, what, kept))
+
+
+class LossWatch(object):
+  """Warns once, on stderr, when the loss grows far past where it started.
+
+  A learning rate too large for the data can make the loss climb and stay
+  high without ever becoming NaN, every split ending at chance.
+  """
+
+  FACTOR = 5
+
+  def __init__(self, chance_loss):
+    """Args:
+      chance_loss: The loss of a model that guesses (ln 10 for 10 classes),
+        the least a resumed run, whose first loss is already low, compares
+        with.
+    """
+    self._chance_loss = chance_loss
+    self._start = None
+    self._warned = False
+
+  def check(self, step, loss_value):
+    """Takes the loss reported at step; warns the first time it is too high."""
+    if self._start is None:
+      self._start = max(loss_value, self._chance_loss)
+    elif not self._warned and loss_value > self.FACTOR * self._start:
+      self._warned = True
+      print('warning: step %d: loss = %.2f, over %d times where training '
+            'started (%.2f): it is not converging (try a smaller '
+            '--learning_rate)' % (step, loss_value, self.FACTOR, self._start),
+            file=sys.stderr)
 
 
 def _interrupted_line(error):
@@ -101,7 +133,7 @@ def _interrupted_line(error):
           'resume' % (name, step, path))
 
 
-def exit_status(prog, work, log_dir, debug):
+def exit_status(prog, work, log_dir, debug, latest_checkpoint):
   """Runs work(); returns the exit status, a failure said in one line.
 
   Args:
@@ -109,6 +141,7 @@ def exit_status(prog, work, log_dir, debug):
     work: The function that does the program's work.
     log_dir: The log directory, to say what is left in it.
     debug: Whether --debug asked for tracebacks.
+    latest_checkpoint: A function of log_dir, its latest checkpoint or None.
 
   Raises:
     Whatever work() raises that is a bug, or anything under --debug.
@@ -122,8 +155,7 @@ def exit_status(prog, work, log_dir, debug):
   except Exception as e:  # pylint: disable=broad-except
     message = None
     if isinstance(e, DivergedError):
-      message = diverged_message(e, tf.compat.v1.train.latest_checkpoint(
-          log_dir))
+      message = diverged_message(e, latest_checkpoint(log_dir))
     return report_error(prog, e, debug, message)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: no checkpoint was made.

@@ -20,6 +20,7 @@ import tempfile
 import tensorflow as tf
 
 import mnist
+from tutorial_support import checkpoints
 
 tf1 = tf.compat.v1
 
@@ -47,7 +48,7 @@ def _write_saved_model(checkpoint, hidden1, hidden2, path):
     signature = _build_inference_graph(hidden1, hidden2)
     saver = tf1.train.Saver(tf1.global_variables())
     with tf1.Session() as sess:
-      saver.restore(sess, checkpoint)
+      saver.restore(sess, checkpoints.tf_path(checkpoint))
       builder = tf1.saved_model.Builder(path)
       builder.add_meta_graph_and_variables(
           sess, [tf1.saved_model.tag_constants.SERVING],
@@ -93,6 +94,6 @@ def export_saved_model(checkpoint, hidden1, hidden2, export_dir):
 
 def export_latest(log_dir, hidden1, hidden2, export_dir):
   """Exports the latest checkpoint in log_dir as a new version; says so."""
-  checkpoint = tf1.train.latest_checkpoint(log_dir)
+  checkpoint = checkpoints.latest_checkpoint(log_dir)
   path = export_saved_model(checkpoint, hidden1, hidden2, export_dir)
   print('Exported %s as SavedModel %s' % (os.path.basename(checkpoint), path))

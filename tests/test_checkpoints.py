@@ -1,0 +1,229 @@
+"""Tests of tutorial_support.checkpoints, through the training script as a user
+runs it: damaged, copied and oddly named checkpoints, one run per log dir,
+exploded weights never saved, and resume that repeats nothing."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, USER_ENV
+import fully_connected_feed
+from test_fully_connected_feed import restore_variables, run
+from tutorial_support import checkpoints
+from tutorial_support import errors
+
+tf1 = tf.compat.v1
+
+FAKE = ['--fake_data', '--seed', '1']
+
+
+def digest(path):
+  with open(path, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def damage(checkpoint):
+  data = checkpoint + '.data-00000-of-00001'
+  os.truncate(data, os.path.getsize(data) // 3)
+
+
+def test_a_damaged_latest_checkpoint_is_skipped_and_set_aside(tmp_path,
+                                                              capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, *FAKE, '--max_steps', 2000, '--log_dir', log_dir)[0] == 0
+  damage(os.path.join(log_dir, 'model.ckpt-2000'))
+
+  status, out, err = run(capsys, '--eval_only', '--fake_data',
+                         '--log_dir', log_dir)
+  assert status == 0
+  assert err.startswith('warning: skipped checkpoint %s: '
+                        % os.path.join(log_dir, 'model.ckpt-2000'))
+  assert out.startswith('Evaluating %s (step 1000,'
+                        % os.path.join(log_dir, 'model.ckpt-1000'))
+  # Evaluation writes nothing, not even the renames.
+  assert os.path.exists(os.path.join(log_dir, 'model.ckpt-2000.index'))
+
+  status, out, err = run(capsys, *FAKE, '--max_steps', 2100,
+                         '--log_dir', log_dir)
+  assert status == 0
+  assert len(err.splitlines()) == 1
+  assert 'its files are set aside as' in err
+  assert out.splitlines()[0] == 'Resuming from %s at step 1000' % (
+      os.path.join(log_dir, 'model.ckpt-1000'))
+  names = os.listdir(log_dir)
+  assert 'model.ckpt-2000.index.damaged' in names
+  assert 'model.ckpt-2000.data-00000-of-00001.damaged' in names
+  # It went on from 1000 and saved its own 2000 and 2100.
+  assert checkpoints.newest_on_disk(log_dir).endswith('model.ckpt-2100')
+  assert checkpoints.why_unusable(os.path.join(log_dir,
+                                               'model.ckpt-2000')) is None
+
+
+def test_no_checkpoint_that_restores_is_one_line(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, *FAKE, '--max_steps', 100, '--log_dir', log_dir)[0] == 0
+  damage(os.path.join(log_dir, 'model.ckpt-100'))
+  for args in (['--eval_only', '--fake_data'], FAKE + ['--max_steps', 200]):
+    status, _, err = run(capsys, *args, '--log_dir', log_dir)
+    assert status == 1
+    error = err.splitlines()[-1]
+    assert error.startswith('fully_connected_feed.py: error: --log_dir %s: '
+                            'none of its checkpoints restores' % log_dir)
+
+
+def test_checkpoints_without_their_index_resume_and_stay_whole(tmp_path,
+                                                               capsys):
+  first = str(tmp_path / 'first')
+  assert run(capsys, *FAKE, '--max_steps', 300, '--log_dir', first)[0] == 0
+  copy = tmp_path / 'copy'
+  copy.mkdir()
+  sums = {}
+  for name in os.listdir(first):
+    if name.startswith('model.ckpt-300.'):
+      with open(os.path.join(first, name), 'rb') as f:
+        (copy / name).write_bytes(f.read())
+      sums[name] = digest(str(copy / name))
+  status, out, _ = run(capsys, *FAKE, '--max_steps', 400, '--log_dir', copy)
+  assert status == 0
+  assert out.splitlines()[0] == 'Resuming from %s at step 300' % (
+      copy / 'model.ckpt-300')
+  assert {name: digest(str(copy / name)) for name in sums} == sums
+
+
+def test_a_damaged_index_file_loses_nothing(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, *FAKE, '--max_steps', 300, '--log_dir', log_dir)[0] == 0
+  with open(os.path.join(log_dir, 'checkpoint'), 'w') as f:
+    f.write('model_checkpoint_path: "nothing-here\n')
+  status, out, _ = run(capsys, '--eval_only', '--fake_data',
+                       '--log_dir', log_dir)
+  assert status == 0
+  assert 'model.ckpt-300 (step 300,' in out
+
+
+@pytest.mark.parametrize('name', ['run [1]', '*', 'a?b'])
+def test_a_log_dir_with_glob_characters_resumes(name, tmp_path, capsys):
+  log_dir = str(tmp_path / name)
+  (tmp_path / 'other').mkdir()  # What a pattern could wrongly match.
+  assert run(capsys, *FAKE, '--max_steps', 300, '--log_dir', log_dir)[0] == 0
+  status, out, err = run(capsys, *FAKE, '--max_steps', 400,
+                         '--log_dir', log_dir)
+  assert status == 0, err
+  assert err == ''
+  assert out.splitlines()[0] == 'Resuming from %s at step 300' % (
+      os.path.join(log_dir, 'model.ckpt-300'))
+  status, out, _ = run(capsys, '--eval_only', '--fake_data',
+                       '--log_dir', log_dir)
+  assert status == 0
+  assert 'model.ckpt-400 (step 400,' in out
+  assert os.listdir(tmp_path / 'other') == []
+
+
+def test_weights_that_overflowed_are_never_saved(tmp_path):
+  log_dir = str(tmp_path)
+  with tf.Graph().as_default():
+    model = fully_connected_feed.build_model(10, 8, 4, 0.1)
+    saver = tf1.train.Saver()
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      for variable in tf1.trainable_variables():
+        sess.run(variable.assign(tf.fill(variable.shape, 1e30)))
+      data_sets = fully_connected_feed.input_data.read_data_sets(
+          '', fake_data=True)
+      the_run = fully_connected_feed.Run(sess, model, data_sets, saver, None,
+                                         log_dir)
+      with pytest.raises(errors.DivergedError) as error:
+        fully_connected_feed.save_checkpoint(the_run, 4)
+  assert error.value.args[0] == 4
+  assert 'after its update' in error.value.args[1]
+  assert os.listdir(log_dir) == []
+
+
+def test_a_second_run_on_a_held_log_dir_is_refused(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, *FAKE, '--max_steps', 100, '--log_dir', log_dir)[0] == 0
+  with checkpoints.hold_log_dir(log_dir):
+    status, out, err = run(capsys, *FAKE, '--max_steps', 200,
+                           '--log_dir', log_dir)
+    assert status == 1
+    assert out == ''
+    assert err == ('fully_connected_feed.py: error: --log_dir %s is in use '
+                   'by another run (process %d); wait for it to end, or name '
+                   'another --log_dir\n' % (log_dir, os.getpid()))
+    # Evaluation only reads: never blocked.
+    assert run(capsys, '--eval_only', '--fake_data',
+               '--log_dir', log_dir)[0] == 0
+  assert checkpoints.newest_on_disk(log_dir).endswith('model.ckpt-100')
+
+
+def test_a_killed_run_leaves_no_stale_lock(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
+       '--fake_data', '--max_steps', '1000000', '--log_dir', log_dir],
+      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+      env=USER_ENV)
+  try:
+    assert process.stdout.readline().startswith('Step 0:')
+    status, _, err = run(capsys, *FAKE, '--max_steps', 10,
+                         '--log_dir', log_dir)
+    assert status == 1
+    assert '(process %d)' % process.pid in err
+  finally:
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+  status, _, err = run(capsys, '--fake_data', '--max_steps', 10,
+                       '--log_dir', log_dir)
+  assert status == 0, err
+
+
+def test_a_failed_run_leaves_no_empty_log_dir(tmp_path, capsys, no_sources):
+  log_dir = tmp_path / 'logs'
+  status, _, _ = run(capsys, '--input_data_dir', tmp_path / 'data',
+                     '--log_dir', log_dir)
+  assert status == 1
+  assert not log_dir.exists()
+
+
+def test_a_run_stopped_and_resumed_learns_what_an_unbroken_one_does(
+    small_data_dir, tmp_path, capsys, no_sources):
+  # 200 training examples in batches of 50: the stops fall mid-epoch.
+  data = ['--input_data_dir', small_data_dir, '--seed', '3',
+          '--batch_size', 50]
+  unbroken = str(tmp_path / 'unbroken')
+  status, expected, _ = run(capsys, *data, '--max_steps', 700,
+                            '--log_dir', unbroken)
+  assert status == 0
+  broken = str(tmp_path / 'broken')
+  for steps in (130, 421, 700):
+    status, out, _ = run(capsys, *data, '--max_steps', steps,
+                         '--log_dir', broken)
+    assert status == 0
+  # The evaluations at the end print the same counts.
+  assert out.splitlines()[-6:] == expected.splitlines()[-6:]
+  unbroken_weights = restore_variables(os.path.join(unbroken,
+                                                    'model.ckpt-700'))
+  broken_weights = restore_variables(os.path.join(broken, 'model.ckpt-700'))
+  for name, value in unbroken_weights.items():
+    np.testing.assert_array_equal(value, broken_weights[name], err_msg=name)
+
+
+def test_tensorboard_keeps_the_evaluation_at_the_step_resumed(tmp_path,
+                                                              capsys):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=import-outside-toplevel
+  log_dir = str(tmp_path / 'logs')
+  for steps in (1000, 1200):
+    assert run(capsys, *FAKE, '--max_steps', steps,
+               '--log_dir', log_dir)[0] == 0
+  accumulator = event_accumulator.EventAccumulator(log_dir)
+  accumulator.Reload()
+  for tag in ('precision/train', 'precision/validation', 'precision/test'):
+    assert [event.step for event in accumulator.Scalars(tag)] == [1000, 1200]
+  assert [event.step for event in accumulator.Images(
+      'test_predictions/image/0')] == [1000, 1200]
