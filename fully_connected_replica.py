@@ -103,9 +103,12 @@ def cluster_from_flags(flags, environ):
         hosts[job] = _host_list(getattr(flags, job + '_hosts'))
       except ValueError as e:
         raise ValueError('--%s_hosts: %s' % (job, e)) from None
-    job_name, task_index = flags.job_name, flags.task_index
+    job_name = flags.job_name
+    task_index = 0 if flags.task_index is None else flags.task_index
   elif environ.get('TF_CONFIG'):
     hosts, job_name, task_index = _cluster_from_tf_config(environ['TF_CONFIG'])
+    if flags.task_index is not None:
+      task_index = flags.task_index  # A flag given wins over TF_CONFIG.
   else:
     raise ValueError('give --ps_hosts, --worker_hosts, --job_name and '
                      '--task_index, or TF_CONFIG, or --local_workers N')
@@ -210,6 +213,11 @@ class EvaluationHook(tf1.train.SessionRunHook):
 
   def after_create_session(self, session, coord):
     self._last_evaluated = int(session.run(self._model.global_step))
+    if self._last_evaluated >= self._last_step:
+      print('Chief: global step %d reaches --max_steps %d: nothing to train '
+            '(raise --max_steps to train on)'
+            % (self._last_evaluated, self._last_step))
+      self._last_evaluated = None  # So that end() evaluates what there is.
 
   def before_run(self, run_context):
     return tf1.train.SessionRunArgs(self._model.global_step)
@@ -224,6 +232,7 @@ class EvaluationHook(tf1.train.SessionRunHook):
 
   def end(self, session):
     step = int(session.run(self._model.global_step))
+    # Evaluated unless it just was, or the user asked to stop.
     if step != self._last_evaluated and self._stop.poll() is None:
       self._evaluate(session, step)
 
@@ -486,8 +495,9 @@ def parse_flags(argv):
   parser.add_argument('--job_name', choices=('ps', 'worker'),
                       help='This task\'s job. (default: from TF_CONFIG)')
   parser.add_argument('--task_index', type=flag_types.int_flag(0, 10**6),
-                      default=0, help='This task\'s index in its job. '
-                      '(default: %(default)s)')
+                      default=None, help='This task\'s index in its job; '
+                      'given, it wins over TF_CONFIG\'s. (default: from '
+                      'TF_CONFIG, else 0)')
   parser.add_argument('--sync_replicas', action='store_true',
                       help='Aggregate one gradient from every worker into '
                       'each update (SyncReplicasOptimizer). (default: '
@@ -563,6 +573,7 @@ def main(argv=None):
   startup.begin(tf)
   try:
     with signals.sigterm_interrupts():
+      local_cluster.end_with_launcher(os.environ)
       if flags.local_workers:
         return local_cluster.run_local_cluster(os.path.abspath(__file__),
                                                flags.local_workers, argv)

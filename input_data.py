@@ -24,6 +24,7 @@ import numpy as np
 
 from tutorial_support import flags
 from tutorial_support import mnist_files
+from tutorial_support import signals
 # The original interface's names, kept here for scripts written against it.
 from tutorial_support.mnist_files import (  # pylint: disable=unused-import
     DEFAULT_DATA_DIR, DataUnavailableError, TEST_IMAGES, TEST_LABELS,
@@ -130,9 +131,10 @@ def dense_to_one_hot(labels_dense, num_classes):
     num_classes: The length of each one-hot vector.
 
   Returns:
-    A 2D uint8 array [len(labels_dense), num_classes].
+    A 2D float64 array [len(labels_dense), num_classes], as the original
+    returned: uint8 would overflow in sums such as labels.T @ labels.
   """
-  labels_one_hot = np.zeros((labels_dense.shape[0], num_classes), np.uint8)
+  labels_one_hot = np.zeros((labels_dense.shape[0], num_classes), np.float64)
   labels_one_hot[np.arange(labels_dense.shape[0]), labels_dense] = 1
   return labels_one_hot
 
@@ -146,7 +148,8 @@ def extract_labels(f, one_hot=False, num_classes=NUM_CLASSES):
     num_classes: The number of classes for one-hot encoding.
 
   Returns:
-    labels: A 1D uint8 array [index], or 2D [index, num_classes] if one_hot.
+    labels: A 1D uint8 array [index], or 2D float64 [index, num_classes] if
+      one_hot.
 
   Raises:
     ValueError: If f is not an IDX1 file whose size matches its header, or if
@@ -202,11 +205,14 @@ class DataSet(object):
     self.one_hot = one_hot
     if fake_data:
       images, labels = _fake_examples(FAKE_NUM_EXAMPLES, one_hot, dtype)
-    elif len(images) != len(labels):
+    else:
+      images, labels = np.asarray(images), np.asarray(labels)
+    if not fake_data and len(images) != len(labels):
       raise ValueError('images.shape: %s labels.shape: %s: counts differ'
                        % (images.shape, labels.shape))
     if reshape:
-      images = images.reshape(images.shape[0], -1)
+      # Not -1: it cannot be inferred for a split of no examples.
+      images = images.reshape(images.shape[0], int(np.prod(images.shape[1:])))
     if dtype == np.float32 and not fake_data:
       images = np.multiply(images, np.float32(1.0 / 255.0), dtype=np.float32)
     self._images = images
@@ -371,15 +377,13 @@ def read_data_sets(train_dir=DEFAULT_DATA_DIR, fake_data=False, one_hot=False,
   if fake_data:
     def fake():
       return DataSet([], [], fake_data=True, one_hot=one_hot, dtype=dtype,
-                     seed=seed)
+                     reshape=reshape, seed=seed)
     return Datasets(train=fake(), validation=fake(), test=fake())
   if not 0 <= validation_size <= NUM_TRAIN_EXAMPLES:
     raise ValueError('validation_size should be between 0 and %d, got %r'
                      % (NUM_TRAIN_EXAMPLES, validation_size))
-  sources = mnist_files.resolve_sources(sources)
-  if source_url:
-    sources = (source_url,) + tuple(s for s in sources if s != source_url)
-  paths = mnist_files.fetch_verified_files(train_dir, sources, timeout)
+  paths = mnist_files.fetch_verified_files(train_dir, sources, timeout,
+                                           first_source=source_url)
   train_images, train_labels = _load_pair(paths[TRAIN_IMAGES],
                                           paths[TRAIN_LABELS], one_hot)
   test_images, test_labels = _load_pair(paths[TEST_IMAGES],
@@ -415,16 +419,22 @@ def _summary_line(split_name, data_set):
 
 def main(argv=None):
   parser = flags.UsageParser(prog='input_data.py',
-                       description='Fetch, verify and summarize MNIST.')
+                             description='Fetch, verify and summarize MNIST.')
   flags.add_data_flags(parser)
   args = parser.parse_args(argv)
   try:
-    data_sets = read_data_sets(args.input_data_dir, dtype=np.uint8,
-                               sources=args.data_sources,
-                               timeout=args.download_timeout)
+    with signals.sigterm_interrupts():
+      data_sets = read_data_sets(args.input_data_dir, dtype=np.uint8,
+                                 sources=args.data_sources,
+                                 timeout=args.download_timeout)
   except (DataUnavailableError, ValueError, OSError) as e:
     print('%s: error: %s' % (parser.prog, e), file=sys.stderr)
     return 1
+  except KeyboardInterrupt as e:
+    # Every file is written to a temporary name and renamed once verified.
+    print('%s: interrupted: nothing half-written is left in %s'
+          % (parser.prog, args.input_data_dir), file=sys.stderr)
+    return signals.interrupted_status(e)
   print('MNIST verified in %s' % os.path.expanduser(args.input_data_dir))
   for split_name, data_set in zip(Datasets._fields, data_sets):
     print(_summary_line(split_name, data_set))

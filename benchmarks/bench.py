@@ -434,6 +434,9 @@ def parse_flags(argv=None):
   parser.add_argument('--json', metavar='FILE',
                       help='Also write every figure and sample to FILE.')
   flags = parser.parse_args(argv)
+  # The child runs start in temporary directories of their own.
+  flags.input_data_dir = os.path.abspath(os.path.expanduser(
+      flags.input_data_dir))
   for name in ('repeats', 'steps'):
     if getattr(flags, name) < 1:
       parser.error('--%s must be at least 1' % name)

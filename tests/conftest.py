@@ -115,6 +115,20 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     if behaviour == 'hang':
       self.server.release.wait(30)
       return
+    if behaviour == 'drip':
+      # Headers at once, then a byte at a time, each inside any read timeout.
+      self.send_response(200)
+      self.send_header('Content-Length', '1000000')
+      self.end_headers()
+      for _ in range(300):
+        if self.server.release.wait(0.05):
+          break
+        try:
+          self.wfile.write(b'\0')
+          self.wfile.flush()
+        except OSError:
+          break
+      return
     if behaviour == 'drop':
       path = self.translate_path(self.path)
       with open(path, 'rb') as f:

@@ -125,7 +125,7 @@ def assert_port_free(host):
 
 def flags(**values):
   defaults = dict(ps_hosts=None, worker_hosts=None, job_name=None,
-                  task_index=0)
+                  task_index=None)
   defaults.update(values)
   return argparse.Namespace(**defaults)
 
@@ -139,6 +139,15 @@ def test_cluster_from_flags_or_tf_config():
                           'task': {'type': 'ps', 'index': 0}})
   assert replica.cluster_from_flags(flags(), {'TF_CONFIG': tf_config}) == (
       {'ps': ['a:1'], 'worker': ['b:2']}, 'ps', 0)
+
+
+def test_a_task_index_given_wins_over_tf_config():
+  tf_config = json.dumps({'cluster': {'ps': ['a:1'], 'worker': ['b:2', 'c:3']},
+                          'task': {'type': 'worker', 'index': 1}})
+  environ = {'TF_CONFIG': tf_config}
+  assert replica.cluster_from_flags(flags(), environ)[2] == 1
+  assert replica.cluster_from_flags(flags(task_index=0), environ)[2] == 0
+  assert replica.parse_flags([]).task_index is None
 
 
 @pytest.mark.parametrize('values, environ, message', [

@@ -3,7 +3,12 @@
 import gzip
 import hashlib
 import io
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import struct
 import tracemalloc
 
@@ -11,7 +16,8 @@ import numpy as np
 import pytest
 
 import input_data
-from conftest import (SMALL_TEST, SMALL_TRAIN, idx_images_bytes,
+from conftest import (ROOT, SMALL_TEST, SMALL_TRAIN, USER_ENV,
+                      idx_images_bytes,
                       idx_labels_bytes, write_files)
 from tutorial_support import mnist_files
 
@@ -199,6 +205,55 @@ def test_validation_size_out_of_range(tmp_path, size, no_sources):
   assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize('size', [0, SMALL_TRAIN])
+def test_validation_size_may_take_none_or_all(small_data_dir, size,
+                                              no_sources):
+  data_sets = input_data.read_data_sets(small_data_dir, validation_size=size)
+  assert data_sets.validation.num_examples == size
+  assert data_sets.train.num_examples == SMALL_TRAIN - size
+  for data_set in data_sets:
+    assert data_set.images.shape == (data_set.num_examples, 784)
+
+
+def test_an_empty_data_set_is_accepted():
+  data_set = input_data.DataSet(np.zeros((0, 28, 28, 1), np.uint8),
+                                np.zeros(0, np.uint8))
+  assert data_set.images.shape == (0, 784)
+  assert data_set.num_examples == 0
+
+
+def test_one_hot_labels_are_float64_as_the_original_returned(small_data_dir,
+                                                            no_sources):
+  labels = input_data.read_data_sets(small_data_dir, one_hot=True).test.labels
+  assert labels.dtype == np.float64
+  dense = input_data.read_data_sets(small_data_dir).test.labels
+  # uint8 would wrap the counts at 256.
+  np.testing.assert_array_equal(np.diag(labels.T @ labels),
+                                np.bincount(dense, minlength=10))
+
+
+def test_fake_data_follows_reshape(tmp_path):
+  data_sets = input_data.read_data_sets(str(tmp_path), fake_data=True,
+                                        reshape=False)
+  assert data_sets.train.images.shape == (10000, 28, 28, 1)
+  assert data_sets.train.next_batch(3)[0].shape == (3, 28, 28, 1)
+
+
+def test_batches_resume_from_a_saved_state():
+  images = np.zeros((103, 28, 28, 1), np.uint8)
+  labels = np.arange(103)  # Every example told apart by its label.
+  going = input_data.DataSet(images, labels, seed=3)
+  for _ in range(17):  # Into the second epoch.
+    going.next_batch(10)
+  state = json.loads(json.dumps(going.state()))
+  resumed = input_data.DataSet(images, labels, seed=99)
+  resumed.restore_state(state)
+  for _ in range(40):
+    np.testing.assert_array_equal(resumed.next_batch(10)[1],
+                                  going.next_batch(10)[1])
+  assert resumed.epochs_completed == going.epochs_completed
+
+
 def test_images_and_labels_must_agree(tmp_path, small_contents, monkeypatch,
                                       no_sources):
   contents = dict(small_contents)
@@ -240,6 +295,30 @@ def test_command_line_reports_failure_in_one_message(tmp_path, capsys,
   assert status == 1
   assert ': error: could not get a verified copy' in err
   assert 'Traceback' not in err
+
+
+def test_ctrl_c_during_a_fetch_is_one_line_and_leaves_nothing(tmp_path,
+                                                              serve):
+  server = serve(tmp_path)
+  server.behaviours[input_data.TRAIN_IMAGES + '.gz'] = 'drip'
+  data_dir = tmp_path / 'data'
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'input_data.py'), '--input_data_dir',
+       str(data_dir), '--data_sources', server.url],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV)
+  try:
+    assert process.stderr.readline().startswith('Fetching ')
+    time.sleep(0.5)  # Well into the file.
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+  finally:
+    if process.poll() is None:
+      process.kill()
+  assert process.returncode == 130
+  assert out == ''
+  assert err == ('input_data.py: interrupted: nothing half-written is left '
+                 'in %s\n' % data_dir)
+  assert os.listdir(data_dir) == []
 
 
 def test_command_line_bad_flag_exits_2(capsys):

