@@ -6,12 +6,11 @@ Every 100 steps it prints the loss and writes a summary for TensorBoard; every
 1000 steps and at the last one it saves a checkpoint and evaluates the model
 on the training, validation and test splits.
 
-Where the tutorial's code fell short, this one does not, and each fix is
-where it happens: the log directory is never wiped and a run resumes from its
-latest checkpoint (run_training), evaluation counts every example of a split
-(do_eval), a loss that turns NaN stops the run (the loop), Ctrl-C stops
-between two steps after saving a checkpoint (the loop), and --seed makes runs
-repeatable. The machinery behind these lives in tutorial_support/.
+Where the tutorial fell short, each fix is where it happens: a run resumes
+from its latest checkpoint, never wiping the log dir (run_training), every
+example of a split is counted (do_eval), a NaN loss or Ctrl-C stops between
+steps (train_loop), and --seed makes runs repeatable. The machinery behind
+them lives in tutorial_support/.
 
   python fully_connected_feed.py --max_steps 2000 --log_dir logs/run1
 """
@@ -36,6 +35,7 @@ tf = startup.import_tensorflow()
 import input_data
 import mnist
 from tutorial_support import checkpoints
+from tutorial_support import confusion
 from tutorial_support import errors
 from tutorial_support import export
 from tutorial_support import flags as flag_types
@@ -209,14 +209,12 @@ Run = collections.namedtuple('Run', [
 
 
 def save_checkpoint(run, step):
-  """Saves <log_dir>/model.ckpt-<global step>; returns its path.
-
-  Where the training batches are is saved with it, so that a resumed run
-  takes up the very batches an unbroken one would have.
+  """Saves <log_dir>/model.ckpt-<global step>, with where the training
+  batches are (for resume to take up the very next ones); returns its path.
 
   Raises:
-    errors.DivergedError: If the weights give a loss that is not finite: the
-      update of step overflowed, after a finite loss. Nothing is saved.
+    errors.DivergedError: If the weights' loss is not finite: the update of
+      step overflowed, after a finite loss. Nothing is saved.
   """
   loss_now = _loss_of_first_batch(run)
   if not math.isfinite(loss_now):
@@ -227,8 +225,7 @@ def save_checkpoint(run, step):
 
 
 def _loss_of_first_batch(run):
-  """The loss of the model as it is now, on the training split's first batch
-  in file order (taking no batch from the DataSet)."""
+  """The loss of the model now, on the first training batch in file order."""
   batch_size = run.model.images_placeholder.shape[0]
   train = run.data_sets.train
   return run.sess.run(run.model.loss, {
@@ -368,6 +365,10 @@ def run_evaluation(flags):
       print('Evaluating %s (step %d, %d-%d hidden units)'
             % (checkpoint, sess.run(model.global_step), hidden1, hidden2))
       precisions = evaluate_all(sess, model, data_sets)
+      # Which digits it confuses, below the tutorial's lines.
+      print(confusion.report('Test', data_sets.test.labels, confusion.predict(
+          sess, model.logits, model.images_placeholder, _padded_batches(
+              data_sets.test, flags.batch_size), data_sets.test.num_examples)))
     if flags.export_dir:
       export.export_latest(flags.log_dir, hidden1, hidden2, flags.export_dir)
     stop.raise_if_stopped(None)
@@ -380,14 +381,7 @@ def parse_flags(argv=None):
       prog=PROG,
       description='Train the tutorial\'s MNIST network with feed_dict.')
   flag_types.add_training_flags(parser, DEFAULT_LOG_DIR)
-  parser.add_argument('--eval_only', action='store_true',
-                      help='Only evaluate the latest checkpoint in --log_dir '
-                      '(its hidden sizes are read from it), changing nothing '
-                      'there. (default: off)')
-  parser.add_argument('--export_dir', default=None,
-                      help='Also export the final model as a SavedModel, to '
-                      'a new numbered version directory EXPORT_DIR/N. '
-                      '(default: no export)')
+  flag_types.add_evaluation_flags(parser)
   flags = parser.parse_args(argv)
   flag_types.check_training_flags(
       parser, flags, DEFAULT_LOG_DIR, input_data.smallest_split(flags.fake_data))

@@ -14,8 +14,6 @@ it as a script to fetch and verify the data before training:
 """
 
 import collections
-import gzip
-import io
 import os
 import sys
 import zlib
@@ -23,6 +21,7 @@ import zlib
 import numpy as np
 
 from tutorial_support import flags
+from tutorial_support import idx
 from tutorial_support import mnist_files
 from tutorial_support import signals
 # The original interface's names, kept here for scripts written against it.
@@ -30,71 +29,18 @@ from tutorial_support.mnist_files import (  # pylint: disable=unused-import
     DEFAULT_DATA_DIR, DataUnavailableError, TEST_IMAGES, TEST_LABELS,
     TRAIN_IMAGES, TRAIN_LABELS)
 
-IMAGE_MAGIC = 2051
-LABEL_MAGIC = 2049
+IMAGE_MAGIC = idx.IMAGE_MAGIC
+LABEL_MAGIC = idx.LABEL_MAGIC
 IMAGE_ROWS = 28
 IMAGE_COLS = 28
 NUM_CLASSES = 10
 NUM_TRAIN_EXAMPLES = 60000
 FAKE_NUM_EXAMPLES = 10000
 
-_CHUNK = 1 << 20
-_GZIP_MAGIC = b'\x1f\x8b'
-
 Datasets = collections.namedtuple('Datasets', ['train', 'validation', 'test'])
 
 
 # ----------------------------------------------------------------- parse ----
-
-def _idx_stream(f):
-  """Returns a binary stream of f's IDX content, decompressing gzip if needed."""
-  head = f.read(2)
-  if f.seekable():
-    f.seek(0)
-  else:
-    f = io.BufferedReader(io.BytesIO(head + f.read()))
-  return gzip.GzipFile(fileobj=f, mode='rb') if head == _GZIP_MAGIC else f
-
-
-def _stream_name(f):
-  return os.path.basename(str(getattr(f, 'name', '<stream>')))
-
-
-def _read_header(stream, name, count, expected_magic, other_kind):
-  """Reads `count` big-endian uint32 header fields; checks the magic first."""
-  raw = stream.read(4 * count)
-  if len(raw) >= 4:
-    magic = int(np.frombuffer(raw[:4], dtype='>u4')[0])
-    if magic != expected_magic:
-      hint = ''
-      if magic in (IMAGE_MAGIC, LABEL_MAGIC):
-        hint = ' (is this %s file?)' % other_kind
-      raise ValueError('%s: expected magic %d, found %d%s'
-                       % (name, expected_magic, magic, hint))
-  if len(raw) < 4 * count:
-    raise ValueError('%s: file ends inside its %d-byte IDX header (%d bytes)'
-                     % (name, 4 * count, len(raw)))
-  return [int(x) for x in np.frombuffer(raw, dtype='>u4')[1:]]
-
-
-def _read_payload(stream, nbytes, name, what):
-  """Reads exactly nbytes, growing the buffer only as data actually arrives.
-
-  A header that claims more than the file holds thus fails without ever
-  allocating what it claims.
-  """
-  buf = bytearray()
-  while len(buf) < nbytes:
-    chunk = stream.read(min(_CHUNK, nbytes - len(buf)))
-    if not chunk:
-      raise ValueError('%s: header promises %s (%d bytes), file holds %d'
-                       % (name, what, nbytes, len(buf)))
-    buf += chunk
-  if stream.read(1):
-    raise ValueError('%s: data continues past the %s the header promises'
-                     % (name, what))
-  return np.frombuffer(buf, dtype=np.uint8)
-
 
 def extract_images(f):
   """Extracts the images of an IDX3 file into a uint8 array.
@@ -109,15 +55,16 @@ def extract_images(f):
     ValueError: If f is not an IDX3 file of 28 x 28 images whose size matches
       its header. The message names the file and what was wrong.
   """
-  name = _stream_name(f)
-  stream = _idx_stream(f)
+  name = idx.stream_name(f)
+  stream = idx.open_stream(f)
   try:
-    count, rows, cols = _read_header(stream, name, 4, IMAGE_MAGIC, 'a label')
+    count, rows, cols = idx.read_header(stream, name, 4, IMAGE_MAGIC,
+                                        'a label')
     if (rows, cols) != (IMAGE_ROWS, IMAGE_COLS):
       raise ValueError('%s: expected %d x %d images, header says %d x %d'
                        % (name, IMAGE_ROWS, IMAGE_COLS, rows, cols))
-    data = _read_payload(stream, count * rows * cols, name,
-                         '%d images' % count)
+    data = idx.read_payload(stream, count * rows * cols, name,
+                            '%d images' % count)
   except (EOFError, OSError, zlib.error) as e:
     raise ValueError('%s: unreadable gzip data (%s)' % (name, e)) from None
   return data.reshape(count, rows, cols, 1)
@@ -155,11 +102,11 @@ def extract_labels(f, one_hot=False, num_classes=NUM_CLASSES):
     ValueError: If f is not an IDX1 file whose size matches its header, or if
       a label is outside 0..num_classes-1.
   """
-  name = _stream_name(f)
-  stream = _idx_stream(f)
+  name = idx.stream_name(f)
+  stream = idx.open_stream(f)
   try:
-    (count,) = _read_header(stream, name, 2, LABEL_MAGIC, 'an image')
-    labels = _read_payload(stream, count, name, '%d labels' % count)
+    (count,) = idx.read_header(stream, name, 2, LABEL_MAGIC, 'an image')
+    labels = idx.read_payload(stream, count, name, '%d labels' % count)
   except (EOFError, OSError, zlib.error) as e:
     raise ValueError('%s: unreadable gzip data (%s)' % (name, e)) from None
   if count and labels.max() >= num_classes:

@@ -133,7 +133,8 @@ def _interrupted_line(error):
           'resume' % (name, step, path))
 
 
-def exit_status(prog, work, log_dir, debug, latest_checkpoint):
+def exit_status(prog, work, log_dir, debug, latest_checkpoint,
+                interrupted_line=None):
   """Runs work(); returns the exit status, a failure said in one line.
 
   Args:
@@ -142,6 +143,8 @@ def exit_status(prog, work, log_dir, debug, latest_checkpoint):
     log_dir: The log directory, to say what is left in it.
     debug: Whether --debug asked for tracebacks.
     latest_checkpoint: A function of log_dir, its latest checkpoint or None.
+    interrupted_line: What to say if stopped at once by a signal, if not
+      that nothing was saved since the latest checkpoint.
 
   Raises:
     Whatever work() raises that is a bug, or anything under --debug.
@@ -159,8 +162,8 @@ def exit_status(prog, work, log_dir, debug, latest_checkpoint):
     return report_error(prog, e, debug, message)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: no checkpoint was made.
-    print('Interrupted: stopped at once; nothing saved since the latest '
-          'checkpoint in %s' % log_dir, file=sys.stderr)
+    print(interrupted_line or 'Interrupted: stopped at once; nothing saved '
+          'since the latest checkpoint in %s' % log_dir, file=sys.stderr)
     return signals.interrupted_status(e)
   return 0
 

@@ -167,3 +167,15 @@ def check_training_flags(parser, flags, default_log_dir, smallest):
     parser.error('argument --batch_size: %d is larger than the smallest '
                  'split (%d examples)' % (flags.batch_size, smallest))
   _check_directory_flags(parser, flags)
+
+
+def add_evaluation_flags(parser):
+  """Adds --eval_only and --export_dir to parser."""
+  parser.add_argument('--eval_only', action='store_true',
+                      help='Only evaluate the latest checkpoint in --log_dir '
+                      '(its hidden sizes are read from it), changing nothing '
+                      'there. (default: off)')
+  parser.add_argument('--export_dir', default=None,
+                      help='Also export the final model as a SavedModel, to '
+                      'a new numbered version directory EXPORT_DIR/N. '
+                      '(default: no export)')

@@ -1,0 +1,147 @@
+"""Classifies pictures of handwritten digits with a model trained here.
+
+  python classify.py photos/seven.jpg drawings/
+  photos/seven.jpg: 7 (0.97)
+
+Each picture (a file, or every image in a directory) goes through MNIST's
+own preprocessing (tutorial_support/digit_images.py): ink found and made
+light on dark, the background levelled, the digit cropped, scaled to fit
+20 x 20 and centred by its centre of mass in 28 x 28. The model is loaded
+once, from the latest checkpoint in --log_dir (its hidden sizes read from
+it), or from a SavedModel version directory (--saved_model, as --export_dir
+writes them). One line per picture on stdout, in the order given; a picture
+that cannot be classified is one line on stderr, and the others go on.
+
+Exit status: 0 if every picture was classified, 1 if any was not, 2 for bad
+flags.
+"""
+
+import os
+import sys
+
+# First: it settles the environment before NumPy and TensorFlow load.
+from tutorial_support import startup
+
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+tf = startup.import_tensorflow()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from tutorial_support import classifier
+from tutorial_support import digit_images
+from tutorial_support import errors
+from tutorial_support import flags as flag_types
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+PROG = 'classify.py'
+# Where fully_connected_feed.py writes its checkpoints by default.
+DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_feed')
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff',
+                  '.webp')
+
+
+def image_paths(arguments):
+  """Expands the arguments into (path, error) pairs, in the order given.
+
+  A directory stands for the images in it (by name, not recursing); error
+  is None for a path to classify, else what is wrong with the argument.
+  """
+  for argument in arguments:
+    if os.path.isdir(argument):
+      names = sorted(name for name in os.listdir(argument)
+                     if name.lower().endswith(IMAGE_SUFFIXES)
+                     and os.path.isfile(os.path.join(argument, name)))
+      if not names:
+        yield argument, 'directory holds no images (%s)' % ', '.join(
+            IMAGE_SUFFIXES)
+      for name in names:
+        yield os.path.join(argument, name), None
+    elif not os.path.exists(argument):
+      yield argument, 'no such file'
+    else:
+      yield argument, None
+
+
+def answer_line(path, probabilities, top):
+  """Says the likeliest digit of path, and the next top - 1, with theirs."""
+  order = np.argsort(-probabilities, kind='stable')[:top]
+  return '%s: %s' % (path, ', '.join(
+      '%d (%.2f)' % (digit, probabilities[digit]) for digit in order))
+
+
+def preprocessed_name(path, index):
+  """Where --save_preprocessed puts the input of the index-th picture."""
+  stem = os.path.splitext(os.path.basename(path))[0]
+  return '%03d-%s.png' % (index, stem)
+
+
+def classify_all(model, arguments, top, save_dir):
+  """Classifies every picture the arguments name; returns how many failed."""
+  failed = 0
+  for index, (path, error) in enumerate(image_paths(arguments)):
+    try:
+      if error:
+        raise digit_images.NotADigitError(error)
+      pixels = digit_images.mnist_input(path)
+      if save_dir:
+        digit_images.save_gray(pixels.reshape(28, 28), os.path.join(
+            save_dir, preprocessed_name(path, index)))
+    except (digit_images.NotADigitError, OSError) as e:
+      failed += 1
+      print('%s: error: %s: %s' % (PROG, path, e), file=sys.stderr)
+      continue
+    print(answer_line(path, model.probabilities(pixels[None])[0], top))
+    sys.stdout.flush()
+  return failed
+
+
+def parse_flags(argv=None):
+  """Parses the command line; a bad flag exits with status 2 and one line."""
+  parser = flag_types.UsageParser(
+      prog=PROG, description='Classify pictures of handwritten digits with '
+      'a model trained by fully_connected_feed.py.')
+  parser.add_argument('images', nargs='+', metavar='IMAGE',
+                      help='Image files (PNG, JPEG, BMP, GIF, TIFF, WebP), or '
+                      'directories of them.')
+  parser.add_argument('--log_dir', default=DEFAULT_LOG_DIR,
+                      help='Log directory of a training run: its latest '
+                      'checkpoint is used. (default: %(default)s)')
+  parser.add_argument('--saved_model', default=None,
+                      help='A SavedModel version directory (EXPORT_DIR/N) to '
+                      'use instead of a checkpoint. (default: none)')
+  parser.add_argument('--top', type=flag_types.int_flag(1, 10), default=1,
+                      help='How many digits to name per picture, likeliest '
+                      'first. (default: %(default)s)')
+  parser.add_argument('--save_preprocessed', default=None, metavar='DIR',
+                      help='Also write the 28 x 28 input the model saw for '
+                      'each picture, as NNN-NAME.png. (default: none)')
+  parser.add_argument('--debug', action='store_true',
+                      help='Show Python tracebacks on errors. (default: off)')
+  flags = parser.parse_args(argv)
+  for flag in ('log_dir', 'saved_model', 'save_preprocessed'):
+    path = getattr(flags, flag)
+    if path is not None and os.path.exists(path) and not os.path.isdir(path):
+      parser.error('argument --%s: %s is a file, expected a directory'
+                   % (flag, path))
+  return flags
+
+
+def main(argv=None):
+  flags = parse_flags(argv)
+  startup.begin(tf)
+  failed = []
+
+  def work():
+    if flags.save_preprocessed:
+      os.makedirs(flags.save_preprocessed, exist_ok=True)
+    with classifier.load(flags.log_dir, flags.saved_model) as model:
+      failed.append(classify_all(model, flags.images, flags.top,
+                                 flags.save_preprocessed))
+  status = errors.exit_status(
+      PROG, work, flags.log_dir, flags.debug, lambda unused_log_dir: None,
+      interrupted_line='Interrupted: stopped at once')
+  return status or (1 if failed and failed[0] else 0)
+
+
+if __name__ == '__main__':
+  sys.exit(main())
