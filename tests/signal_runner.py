@@ -41,8 +41,8 @@ def record_saves(saves):
   """Wraps save_checkpoint so that each save appends (path, live digest)."""
   real = fully_connected_feed.save_checkpoint
 
-  def save_checkpoint(run):
-    path = real(run)
+  def save_checkpoint(run, *args):
+    path = real(run, *args)
     variables = tf1.global_variables()
     values = run.sess.run(variables)
     saves.append((path, weights_digest(

@@ -1,0 +1,182 @@
+"""Tests of classify.py, as a user runs it, on digits drawn in the test."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, USER_ENV
+from drawn_digits import draw_digit
+import classify
+from tutorial_support import classifier
+from tutorial_support import digit_images
+from test_fully_connected_feed import run as run_training
+
+SCRIPT = os.path.join(ROOT, 'classify.py')
+LINE = re.compile(r'^(.+): (\d) \((\d\.\d\d)\)$')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """A log dir and a SavedModel of one model, barely trained: its answers
+  differ from picture to picture, so two ways of loading it can be told
+  apart if they disagree."""
+  directory = tmp_path_factory.mktemp('trained')
+  status = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
+       '--fake_data', '--max_steps', '2', '--log_dir', str(directory / 'logs'),
+       '--export_dir', str(directory / 'export')],
+      capture_output=True, text=True, env=USER_ENV, timeout=300,
+      check=False)
+  assert status.returncode == 0, status.stderr
+  return directory
+
+
+def classify_run(*args):
+  result = subprocess.run([sys.executable, SCRIPT] + [str(a) for a in args],
+                          capture_output=True, text=True, env=USER_ENV,
+                          timeout=300, check=False)
+  return result.returncode, result.stdout, result.stderr
+
+
+def drawn(tmp_path, digit, name, seed=0, **kwargs):
+  path = tmp_path / name
+  draw_digit(digit, np.random.default_rng(seed), **kwargs).save(path)
+  return path
+
+
+def test_good_and_bad_pictures_in_one_call(trained, tmp_path):
+  good = [drawn(tmp_path, 7, 'seven.jpg', size=(300, 200)),
+          drawn(tmp_path, 3, 'three.webp', seed=1)]
+  text = tmp_path / 'notes.png'
+  text.write_text('a shopping list')
+  blank = tmp_path / 'blank.png'
+  Image.new('L', (100, 100), 240).save(blank)
+  cut = tmp_path / 'cut.png'
+  cut.write_bytes(good[0].read_bytes()[:200])
+  empty_dir = tmp_path / 'nothing'
+  empty_dir.mkdir()
+  status, out, err = classify_run(
+      good[0], text, blank, cut, empty_dir, tmp_path / 'missing.png', good[1],
+      '--log_dir', trained / 'logs')
+  assert status == 1
+  answered = [LINE.match(line) for line in out.splitlines()]
+  assert [match.group(1) for match in answered] == [str(p) for p in good]
+  errors = err.splitlines()
+  assert len(errors) == 5
+  assert errors[0] == 'classify.py: error: %s: not an image Pillow can read' % text
+  assert errors[1].startswith('classify.py: error: %s: no ink found' % blank)
+  assert errors[2].startswith('classify.py: error: %s: damaged image' % cut)
+  assert errors[3].startswith('classify.py: error: %s: directory holds no '
+                              'images' % empty_dir)
+  assert errors[4] == ('classify.py: error: %s: no such file'
+                       % (tmp_path / 'missing.png'))
+  assert 'Traceback' not in err
+
+
+def test_a_directory_and_top_k(trained, tmp_path):
+  pictures = tmp_path / 'pictures'
+  pictures.mkdir()
+  for digit in (1, 4):
+    drawn(pictures, digit, '%d.png' % digit, seed=digit)
+  (pictures / 'README.txt').write_text('not a picture, not looked at')
+  status, out, err = classify_run(pictures, '--top', 3,
+                                  '--log_dir', trained / 'logs')
+  assert status == 0, err
+  lines = out.splitlines()
+  assert [line.split(':')[0] for line in lines] == [
+      str(pictures / '1.png'), str(pictures / '4.png')]
+  for line in lines:
+    answers = re.findall(r'(\d) \((\d\.\d\d)\)', line)
+    assert len(answers) == 3
+    assert len({digit for digit, _ in answers}) == 3
+    probabilities = [float(p) for _, p in answers]
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_saved_model_and_checkpoint_answer_alike(trained, tmp_path):
+  pictures = [drawn(tmp_path, digit, '%d.png' % digit, seed=digit + 10)
+              for digit in range(10)]
+  by_checkpoint = classify_run(*pictures, '--top', 10,
+                               '--log_dir', trained / 'logs')
+  by_saved_model = classify_run(*pictures, '--top', 10, '--saved_model',
+                                trained / 'export' / '1')
+  assert by_checkpoint[0] == by_saved_model[0] == 0
+  assert by_checkpoint[1] == by_saved_model[1]
+  inputs = np.stack([digit_images.mnist_input(str(p)) for p in pictures])
+  with classifier.load(str(trained / 'logs')) as model:
+    from_checkpoint = model.probabilities(inputs)
+  with classifier.load(None, str(trained / 'export' / '1')) as model:
+    from_saved_model = model.probabilities(inputs)
+  assert from_checkpoint.std(axis=0).max() > 1e-4  # Answers that differ.
+  np.testing.assert_allclose(from_checkpoint, from_saved_model, rtol=1e-5)
+
+
+def test_save_preprocessed_writes_what_the_model_saw(trained, tmp_path):
+  picture = drawn(tmp_path, 5, 'five.png', size=(500, 300))
+  saved = tmp_path / 'seen'
+  status, _, err = classify_run(picture, '--save_preprocessed', saved,
+                                '--log_dir', trained / 'logs')
+  assert status == 0, err
+  assert os.listdir(saved) == ['000-five.png']
+  with Image.open(saved / '000-five.png') as image:
+    assert image.size == (28, 28) and image.mode == 'L'
+    seen = np.asarray(image)
+  assert seen.max() > 200 and seen[0].max() == 0
+
+
+@pytest.mark.parametrize('args, flag', [
+    (['--top', '0'], '--top'), (['--top', '11'], '--top'),
+    (['--sav', 'x'], 'unrecognized arguments: --sav'), ([], 'IMAGE'),
+])
+def test_bad_flags_exit_2_with_one_line(args, flag, tmp_path):
+  status, out, err = classify_run(*(args + ([tmp_path] if args else [])))
+  assert status == 2
+  assert out == ''
+  assert len(err.strip().splitlines()) == 1 and flag in err
+
+
+def test_no_model_is_one_line(tmp_path):
+  picture = drawn(tmp_path, 2, 'two.png')
+  status, out, err = classify_run(picture, '--log_dir', tmp_path / 'none')
+  assert status == 1
+  assert out == ''
+  assert err.startswith('classify.py: error: --log_dir %s holds no checkpoint'
+                        % (tmp_path / 'none'))
+  status, _, err = classify_run(picture, '--saved_model', tmp_path)
+  assert status == 1
+  assert 'holds no saved_model.pb' in err
+
+
+def test_answer_line_names_the_likeliest_first():
+  probabilities = np.array([0.01, 0.02, 0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.03,
+                            0.04])
+  assert classify.answer_line('a.png', probabilities, 1) == 'a.png: 7 (0.90)'
+  assert classify.answer_line('a.png', probabilities, 3) == (
+      'a.png: 7 (0.90), 9 (0.04), 8 (0.03)')
+
+
+def test_eval_only_prints_the_confusion_matrix(small_data_dir, tmp_path,
+                                               capsys, no_sources):
+  data = ['--input_data_dir', small_data_dir, '--log_dir', tmp_path]
+  assert run_training(capsys, *data, '--max_steps', 200)[0] == 0
+  status, out, _ = run_training(capsys, *data, '--eval_only')
+  assert status == 0
+  lines = out.splitlines()
+  start = lines.index('Test confusion matrix (rows: true digit, columns: '
+                      'predicted):')
+  assert lines[start - 1].startswith('  Num examples: 300  Num correct: ')
+  correct = int(lines[start - 1].split()[5])
+  rows = [[int(n) for n in line.split()[1:]]
+          for line in lines[start + 2:start + 12]]
+  matrix = np.array(rows)
+  assert matrix.shape == (10, 10)
+  assert matrix.sum() == 300
+  assert np.trace(matrix) == correct
+  assert lines[start + 12] == 'Digit  Precision  Recall'
+  recall_of_0 = float(lines[start + 13].split()[2])
+  assert recall_of_0 == pytest.approx(matrix[0, 0] / matrix[0].sum(), abs=1e-4)
