@@ -20,6 +20,7 @@ import tensorflow as tf
 from conftest import ROOT, USER_ENV
 
 import fully_connected_replica as replica  # pylint: disable=g-import-not-at-top
+from tutorial_support import checkpoints
 from tutorial_support import local_cluster
 from tutorial_support import signals
 
@@ -405,3 +406,39 @@ def test_sync_worker_whose_chief_is_lost_stops_with_one_line(cluster):
       '--cluster_timeout (Operation timed out.): with --sync_replicas, a '
       'worker or the chief has stopped and the round cannot fill; otherwise '
       'a parameter server is unreachable'), last
+
+
+def test_chief_skips_a_damaged_checkpoint_and_says_when_nothing_is_left(
+    tmp_path):
+  assert run_launcher(tmp_path, '--max_steps', 1100).returncode == 0
+  log_dir = tmp_path / 'logs'
+  newest = checkpoints.newest_on_disk(str(log_dir))
+  step = int(newest.rsplit('-', 1)[1])
+  assert step > 1000
+  data = newest + '.data-00000-of-00001'
+  os.truncate(data, os.path.getsize(data) // 3)
+  result = run_launcher(tmp_path, '--max_steps', step)
+  assert result.returncode == 0, result.stderr
+  assert 'warning: skipped checkpoint %s' % newest in result.stderr
+  assert os.path.exists(data + '.damaged')
+  restored = re.search(r'Chief: restoring (\S+)-(\d+) into', result.stdout)
+  assert restored and restored.group(1) == os.path.join(str(log_dir),
+                                                        'model.ckpt')
+  assert 1000 <= int(restored.group(2)) < step
+  assert checkpoints.why_unusable(checkpoints.newest_on_disk(str(log_dir))) \
+      is None
+  # Run again at the same --max_steps: nothing to train, as the script says.
+  again = run_launcher(tmp_path, '--max_steps', step)
+  assert again.returncode == 0, again.stderr
+  assert re.search(r'Chief: global step \d+ reaches --max_steps %d: nothing '
+                   r'to train' % step, again.stdout)
+  assert 'Test Data Eval:' in again.stdout
+
+
+def test_the_chief_holds_its_log_dir(tmp_path):
+  log_dir = tmp_path / 'logs'
+  with checkpoints.hold_log_dir(str(log_dir)):
+    result = run_launcher(tmp_path, '--max_steps', 10)
+  assert result.returncode == 1
+  assert ('--log_dir %s is in use by another run (process %d)'
+          % (log_dir, os.getpid())) in result.stderr
