@@ -118,11 +118,8 @@ def parse_flags(argv=None):
   parser.add_argument('--debug', action='store_true',
                       help='Show Python tracebacks on errors. (default: off)')
   flags = parser.parse_args(argv)
-  for flag in ('log_dir', 'saved_model', 'save_preprocessed'):
-    path = getattr(flags, flag)
-    if path is not None and os.path.exists(path) and not os.path.isdir(path):
-      parser.error('argument --%s: %s is a file, expected a directory'
-                   % (flag, path))
+  flag_types.check_directory_flags(parser, flags, ('log_dir', 'saved_model',
+                                                   'save_preprocessed'))
   return flags
 
 

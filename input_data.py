@@ -369,6 +369,7 @@ def main(argv=None):
                              description='Fetch, verify and summarize MNIST.')
   flags.add_data_flags(parser)
   args = parser.parse_args(argv)
+  flags.check_directory_flags(parser, args, ('input_data_dir',))
   try:
     with signals.sigterm_interrupts():
       data_sets = read_data_sets(args.input_data_dir, dtype=np.uint8,

@@ -250,8 +250,8 @@ def test_full_disk_during_fetch_leaves_no_partial_file(
   assert status == 1
   assert 'input_data.py: error: cannot write to data directory %s: File too ' \
       'large' % data_dir in err
-  assert not [f for f in os.listdir(data_dir) if f.endswith('.part')]
-  assert not (data_dir / input_data.TRAIN_IMAGES).exists()
+  # The data directory it made is removed again, for nothing came of it.
+  assert not data_dir.exists()
 
 
 def test_full_disk_during_checkpoint_leaves_no_partial_checkpoint(tmp_path):

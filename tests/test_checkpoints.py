@@ -65,6 +65,20 @@ def test_a_damaged_latest_checkpoint_is_skipped_and_set_aside(tmp_path,
                                                'model.ckpt-2000')) is None
 
 
+def test_files_set_aside_are_not_set_aside_again(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, *FAKE, '--max_steps', 1100, '--log_dir', log_dir)[0] == 0
+  for steps in (1200, 1300):
+    damage(checkpoints.newest_on_disk(log_dir))
+    status, _, err = run(capsys, *FAKE, '--max_steps', steps,
+                         '--log_dir', log_dir)
+    assert status == 0
+    assert err.count('.damaged') == 4  # The damaged checkpoint's own files.
+  names = os.listdir(log_dir)
+  assert not [name for name in names if name.count('.damaged') > 1]
+  assert len([name for name in names if '.damaged' in name]) == 8
+
+
 def test_no_checkpoint_that_restores_is_one_line(tmp_path, capsys):
   log_dir = str(tmp_path / 'logs')
   assert run(capsys, *FAKE, '--max_steps', 100, '--log_dir', log_dir)[0] == 0

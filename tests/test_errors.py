@@ -1,7 +1,14 @@
 """Tests of tutorial_support.errors: one line for the user, the right status."""
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 import tensorflow as tf
+
+from conftest import ROOT, USER_ENV
 
 from tutorial_support import errors
 
@@ -35,3 +42,15 @@ def test_loss_watch_measures_a_resumed_run_from_chance(capsys):
   for step, loss in enumerate([0.05, 0.6, 0.9, 1.4]):
     watch.check(step * 100, loss)
   assert capsys.readouterr().err == ''
+
+
+def test_a_reader_that_goes_away_is_a_quiet_stop(tmp_path):
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
+       '--fake_data', '--max_steps', '3000', '--log_dir', str(tmp_path)],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=USER_ENV)
+  assert process.stdout.readline().startswith(b'Step 0:')
+  process.stdout.close()  # As `| head -1` does.
+  err = process.stderr.read()
+  assert process.wait(120) == 128 + signal.SIGPIPE
+  assert err == b''

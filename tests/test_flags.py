@@ -73,3 +73,15 @@ def test_an_abbreviated_launcher_flag_starts_nothing(tmp_path):
   assert result.stderr.startswith('fully_connected_replica.py: error: '
                                   'unrecognized arguments: --loc')
   assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('flag', ['--export_dir', '--log_dir', '--train_dir'])
+def test_a_directory_under_a_file_is_refused_before_any_work(flag, tmp_path,
+                                                              capsys):
+  (tmp_path / 'file').write_text('')
+  with pytest.raises(SystemExit) as exit_info:
+    fully_connected_feed.parse_flags([flag, str(tmp_path / 'file' / 'sub')])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.endswith(
+      'argument %s: %s cannot be created: %s is a file\n'
+      % (flag, tmp_path / 'file' / 'sub', tmp_path / 'file'))

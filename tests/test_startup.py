@@ -1,7 +1,10 @@
 """Tests of tutorial_support.startup: TensorFlow loads quietly, unless asked."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 from conftest import ROOT, USER_ENV
 
@@ -39,3 +42,17 @@ def test_numpy_huge_pages_are_off_unless_asked():
                           capture_output=True, text=True, env=environment,
                           timeout=60, check=True)
   assert result.stdout == '0\n'
+
+
+def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
+       '--fake_data', '--log_dir', str(tmp_path / 'logs')],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV)
+  time.sleep(1.0)  # Past NumPy, inside TensorFlow's import (or just after).
+  process.send_signal(signal.SIGINT)
+  out, err = process.communicate(timeout=120)
+  assert process.returncode == 130
+  assert 'Traceback' not in err
+  assert len(err.splitlines()) == 1
+  assert out == ''

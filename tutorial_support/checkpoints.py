@@ -69,10 +69,10 @@ def hold_log_dir(log_dir):
       one-line message names log_dir (and that process).
   """
   created = not os.path.isdir(log_dir)
-  prepare_log_dir(log_dir)
-  lock_path = os.path.join(log_dir, LOCK_FILE)
-  lock = open(lock_path, 'a+')  # pylint: disable=consider-using-with
+  lock = None
   try:
+    prepare_log_dir(log_dir)
+    lock = open(os.path.join(log_dir, LOCK_FILE), 'a+')  # pylint: disable=consider-using-with
     try:
       fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -85,15 +85,26 @@ def hold_log_dir(log_dir):
     lock.truncate()
     lock.write('%d\n' % os.getpid())
     lock.flush()
-    try:
-      yield
-    except BaseException:
-      if created and os.listdir(log_dir) == [LOCK_FILE]:
-        os.remove(lock_path)
-        os.rmdir(log_dir)
-      raise
+    yield
+  except BaseException:
+    if created:
+      _remove_if_only_ours(log_dir)
+    raise
   finally:
-    lock.close()
+    if lock is not None:
+      lock.close()
+
+
+def _remove_if_only_ours(log_dir):
+  """Removes log_dir if it holds nothing but the lock this run made."""
+  try:
+    names = os.listdir(log_dir)
+    if set(names) <= {LOCK_FILE}:
+      for name in names:
+        os.remove(os.path.join(log_dir, name))
+      os.rmdir(log_dir)
+  except OSError:
+    pass
 
 
 def check_checkpoint_fits(checkpoint, log_dir):
@@ -195,7 +206,7 @@ def set_aside(checkpoint):
   directory = os.path.dirname(checkpoint) or '.'
   renamed = []
   for name in sorted(os.listdir(directory)):
-    if not name.startswith(prefix) or name.endswith('.damaged'):
+    if not name.startswith(prefix) or '.damaged' in name[len(prefix) - 1:]:
       continue
     target = name + '.damaged'
     suffix = 1
@@ -229,10 +240,11 @@ def latest_checkpoint(log_dir, set_aside_damaged=False):
           file=sys.stderr)
     skipped.append(os.path.basename(checkpoint))
   if skipped:
+    aside = (': their files are set aside, so the next run starts afresh'
+             if set_aside_damaged else '')
     raise errors.NoCheckpointError(
-        '--log_dir %s: none of its checkpoints restores (%s): move them away '
-        'to start afresh, or name another --log_dir'
-        % (log_dir, ', '.join(skipped)))
+        '--log_dir %s: none of its checkpoints restores (%s)%s'
+        % (log_dir, ', '.join(skipped), aside))
   return None
 
 

@@ -48,6 +48,8 @@ def _from_checkpoint(sess, log_dir):
 
 
 def _from_saved_model(sess, directory):
+  if not os.path.isdir(directory):
+    raise OSError('--saved_model %s does not exist' % directory)
   if not os.path.isfile(os.path.join(directory, 'saved_model.pb')):
     raise OSError('--saved_model %s holds no saved_model.pb (give a version '
                   'directory, such as EXPORT_DIR/1)' % directory)

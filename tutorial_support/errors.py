@@ -3,6 +3,7 @@
 Anything else is a bug, and keeps its traceback.
 """
 
+import os
 import signal
 import sys
 
@@ -155,6 +156,11 @@ def exit_status(prog, work, log_dir, debug, latest_checkpoint,
   except signals.Interrupted as e:
     print(_interrupted_line(e), file=sys.stderr)
     return 128 + signal.Signals[e.args[0]].value
+  except BrokenPipeError:
+    # Whoever read stdout has gone (`| head`): stop quietly, as Unix tools
+    # do, and keep Python from complaining as it flushes stdout at exit.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE.value
   except Exception as e:  # pylint: disable=broad-except
     message = None
     if isinstance(e, DivergedError):

@@ -92,8 +92,14 @@ def _rate_flag(text):
   return value
 
 
-def _check_directory_flags(parser, flags):
-  for flag in ('train_dir', 'log_dir', 'input_data_dir', 'export_dir'):
+def check_directory_flags(parser, flags, names=(
+    'train_dir', 'log_dir', 'input_data_dir', 'export_dir')):
+  """Checks that each flag named is a directory, or could be made one.
+
+  Expands ~ in each. A file, a dangling symbolic link, or a path under a
+  file or an unwritable directory is a flag error, before any work.
+  """
+  for flag in names:
     if getattr(flags, flag, None) is None:
       continue
     path = os.path.expanduser(getattr(flags, flag))
@@ -103,7 +109,27 @@ def _check_directory_flags(parser, flags):
     if os.path.exists(path) and not os.path.isdir(path):
       parser.error('argument --%s: %s is a file, expected a directory'
                    % (flag, path))
+    problem = _why_not_creatable(path)
+    if problem:
+      parser.error('argument --%s: %s cannot be created: %s'
+                   % (flag, path, problem))
     setattr(flags, flag, path)
+
+
+def _why_not_creatable(path):
+  """Why a directory could not be made at path (None if it exists or could)."""
+  parent = os.path.abspath(path)
+  while not os.path.exists(parent):
+    if os.path.islink(parent):
+      return '%s is a symbolic link to nowhere' % parent
+    parent = os.path.dirname(parent)
+  if parent == os.path.abspath(path):
+    return None
+  if not os.path.isdir(parent):
+    return '%s is a file' % parent
+  if not os.access(parent, os.W_OK | os.X_OK):
+    return '%s is not writable' % parent
+  return None
 
 
 def add_training_flags(parser, default_log_dir):
@@ -166,7 +192,7 @@ def check_training_flags(parser, flags, default_log_dir, smallest):
   if flags.batch_size > smallest:
     parser.error('argument --batch_size: %d is larger than the smallest '
                  'split (%d examples)' % (flags.batch_size, smallest))
-  _check_directory_flags(parser, flags)
+  check_directory_flags(parser, flags)
 
 
 def add_evaluation_flags(parser):

@@ -311,8 +311,13 @@ def parse_sources(text):
 
 def resolve_sources(sources=None):
   """Returns the sources to use: those given, else $MNIST_SOURCES, else defaults."""
+  if sources is None and os.environ.get(SOURCES_ENV):
+    try:
+      return parse_sources(os.environ[SOURCES_ENV])
+    except ValueError as e:
+      raise ValueError('$%s: %s' % (SOURCES_ENV, e)) from None
   if sources is None:
-    sources = os.environ.get(SOURCES_ENV) or DEFAULT_SOURCES
+    sources = DEFAULT_SOURCES
   if isinstance(sources, str):
     return parse_sources(sources)
   return parse_sources(','.join(sources))
@@ -567,7 +572,26 @@ def fetch_verified_files(train_dir, sources=None, timeout=DEFAULT_TIMEOUT,
   """
   files = MNIST_FILES
   train_dir = os.path.expanduser(train_dir)
+  created = not os.path.isdir(train_dir)
   _ensure_directory(train_dir)
+  try:
+    return _fetch_into(train_dir, files, sources, timeout, first_source)
+  except BaseException:
+    if created:
+      _remove_if_empty(train_dir)
+    raise
+
+
+def _remove_if_empty(directory):
+  """Removes a data directory this fetch created, if nothing came of it."""
+  try:
+    os.rmdir(directory)
+  except OSError:
+    pass  # Not empty after all: what is in it stays.
+
+
+def _fetch_into(train_dir, files, sources, timeout, first_source):
+  """fetch_verified_files' work, once train_dir exists."""
   with _fetching_alone(train_dir):
     paths = {name: _find_verified(train_dir, name, spec)
              for name, spec in files.items()}

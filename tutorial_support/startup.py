@@ -7,6 +7,7 @@ import_tensorflow() for the `tf` module and begin() at the start of main().
 import contextlib
 import gc
 import os
+import signal
 import sys
 
 # NumPy asks the kernel for huge pages for its large arrays. Where the kernel
@@ -57,13 +58,31 @@ def _collector_paused():
       gc.enable()
 
 
+def _interrupt(signal_number, unused_frame):
+  raise KeyboardInterrupt(signal_number)
+
+
 def import_tensorflow():
   """Imports TensorFlow with its start-up noise off; returns the module.
 
-  The tutorial's own modules, which import it too, should be imported after.
+  The import takes seconds: Ctrl-C or SIGTERM meanwhile ends the program
+  with one line and 128 + the signal's number, not a page of traceback. The
+  tutorial's own modules, which import TensorFlow too, should be imported
+  after.
   """
-  with _stderr_silenced(not TF_LOGS_WANTED), _collector_paused():
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  previous = signal.getsignal(signal.SIGTERM)
+  if previous == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _interrupt)
+  try:
+    with _stderr_silenced(not TF_LOGS_WANTED), _collector_paused():
+      import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  except KeyboardInterrupt as e:
+    print('%s: interrupted while starting; nothing was written'
+          % os.path.basename(sys.argv[0]), file=sys.stderr)
+    sys.exit(128 + (e.args[0] if e.args else signal.SIGINT.value))
+  finally:
+    if previous == signal.SIG_DFL:
+      signal.signal(signal.SIGTERM, previous)
   return tf
 
 
