@@ -27,9 +27,9 @@ import time
 # First: it settles the environment before NumPy and TensorFlow load.
 from tutorial_support import startup
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+tf = startup.import_tensorflow()  # NumPy too: Ctrl-C meanwhile is one line.
 
-tf = startup.import_tensorflow()
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import input_data
