@@ -37,7 +37,6 @@ def prepare_log_dir(log_dir):
   Raises:
     OSError: With a one-line message naming log_dir.
   """
-  _check_directory(log_dir)
   try:
     os.makedirs(log_dir, exist_ok=True)
     with tempfile.TemporaryFile(dir=log_dir):
@@ -45,12 +44,6 @@ def prepare_log_dir(log_dir):
   except OSError as e:
     raise OSError('--log_dir %s is not writable: %s'
                   % (log_dir, e.strerror or e)) from None
-
-
-def _check_directory(log_dir):
-  if os.path.islink(log_dir) and not os.path.exists(log_dir):
-    raise OSError('--log_dir %s is a symbolic link to %s, which does not '
-                  'exist' % (log_dir, os.readlink(log_dir)))
 
 
 LOCK_FILE = '.lock'
