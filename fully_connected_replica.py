@@ -23,7 +23,10 @@ loopback ports:
 """
 
 import argparse
+import contextlib
+import io
 import json
+import math
 import os
 import signal
 import socket
@@ -196,74 +199,101 @@ def build_replica_model(flags, cluster, task_index):
   return model, optimizer
 
 
-class EvaluationHook(tf1.train.SessionRunHook):
-  """Evaluates the three splits every `every` global steps and at the end.
+class ChiefHook(tf1.train.SessionRunHook):
+  """The chief's part of the tutorial's loop: save, then evaluate.
 
-  The evaluation at the end is skipped when `stop` (a StopRequest) was
-  signalled: the user asked to stop, not to wait.
+  Every `every` global steps and at the end, as train_loop does: the
+  checkpoint is saved by fully_connected_feed.save_checkpoint (so weights
+  whose loss is not finite are never saved), then the three splits are
+  evaluated, the block printed whole. At the end, nothing is saved if
+  no step was run since the last save, and the evaluation is skipped when
+  `stop` (a StopRequest) was signalled: the user asked to stop, not to wait.
   """
 
-  def __init__(self, model, data_sets, every, last_step, stop):
-    self._model = model
-    self._data_sets = data_sets
+  def __init__(self, run, every, last_step, stop):
+    """Args:
+      run: A fully_connected_feed.Run of the chief's model (session None:
+        the hook is given the session).
+      every: Global steps between two saves.
+      last_step: --max_steps.
+      stop: The worker's StopRequest.
+    """
+    self._run = run
     self._every = every
     self._last_step = last_step
     self._stop = stop
+    self._last_saved = None
     self._last_evaluated = None
 
   def after_create_session(self, session, coord):
-    self._last_evaluated = int(session.run(self._model.global_step))
-    if self._last_evaluated >= self._last_step:
+    step = int(session.run(self._run.model.global_step))
+    # What the session starts from is on disk already (or is step 0).
+    self._last_saved = self._last_evaluated = step
+    if step >= self._last_step:
       print('Chief: global step %d reaches --max_steps %d: nothing to train '
-            '(raise --max_steps to train on)'
-            % (self._last_evaluated, self._last_step))
+            '(raise --max_steps to train on)' % (step, self._last_step))
       self._last_evaluated = None  # So that end() evaluates what there is.
 
   def before_run(self, run_context):
-    return tf1.train.SessionRunArgs(self._model.global_step)
+    return tf1.train.SessionRunArgs(self._run.model.global_step)
 
   def after_run(self, run_context, run_values):
     # The step read in the same run as the update; the last is left to end().
     step = int(run_values.results) + 1
-    if step >= self._last_step:
-      return
-    if step // self._every > self._last_evaluated // self._every:
-      self._evaluate(run_context.session, step)
+    if step < self._last_step and (
+        step // self._every > self._last_saved // self._every):
+      self._save_and_evaluate(run_context.session, evaluate=True)
 
   def end(self, session):
-    step = int(session.run(self._model.global_step))
+    step = int(session.run(self._run.model.global_step))
     # Evaluated unless it just was, or the user asked to stop.
-    if step != self._last_evaluated and self._stop.poll() is None:
-      self._evaluate(session, step)
+    self._save_and_evaluate(session, evaluate=(
+        step != self._last_evaluated and self._stop.poll() is None))
 
-  def _evaluate(self, session, step):
+  def _save_and_evaluate(self, session, evaluate):
+    run = self._run._replace(sess=session)
+    step = int(session.run(run.model.global_step))
+    block = io.StringIO()
+    with contextlib.redirect_stdout(block):
+      if step != self._last_saved:
+        print('Saved checkpoint %s' % feed.save_checkpoint(run, step))
+        self._last_saved = step
+      if evaluate:
+        print('Global step %d:' % step)
+        self._evaluate(run)
+        self._last_evaluated = step
+    # One write, so that the other workers' lines do not land inside it.
+    sys.stdout.write(block.getvalue())
+    sys.stdout.flush()
+
+  def _evaluate(self, run):
     """Evaluates the three splits, once more if an RPC of it failed.
 
-    MonitoredTrainingSession recovers from these errors in training steps;
-    a hook's runs go to the raw session, which does not. Evaluation only
-    reads the variables, so running it again is harmless; a cluster that
-    is really lost fails it again.
+    MonitoredSession recovers from these errors in training steps; a hook's
+    runs go to the raw session, which does not. Evaluation only reads the
+    variables, so running it again is harmless; a cluster that is really
+    lost fails it again.
     """
-    print('Global step %d:' % step)
     try:
-      feed.evaluate_all(session, self._model, self._data_sets)
+      feed.evaluate_all(run.sess, run.model, run.data_sets)
     except (tf.errors.UnavailableError, tf.errors.AbortedError) as e:
       print('Evaluation failed (%s: %s); evaluating again'
             % (type(e).__name__, errors.op_error_line(e)))
       time.sleep(EVAL_RETRY_SECS)
-      feed.evaluate_all(session, self._model, self._data_sets)
-    sys.stdout.flush()
-    self._last_evaluated = step
+      feed.evaluate_all(run.sess, run.model, run.data_sets)
 
 
 # --------------------------------------------------------------- tasks ----
 
 def run_parameter_server(cluster, task_index):
-  """Serves variables until SIGINT or SIGTERM (the launcher sends SIGTERM).
+  """Serves variables until SIGINT or SIGTERM, or until the launcher of
+  --local_workers says the workers are done.
 
   Returns:
-    The exit status: 128 + the number of the signal that stopped it.
+    The exit status: 0 if the launcher ended it, else 128 + the number of
+    the signal that stopped it.
   """
+  finished = local_cluster.when_launcher_finishes(os.environ)
   # Shielded: the server's threads, which run the workers' ops, inherit it.
   with signals.StopRequest(shield_ops=True) as stop:
     server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
@@ -273,8 +303,11 @@ def run_parameter_server(cluster, task_index):
     sys.stdout.flush()
     # Not server.join(): it waits in C++, where Python never gets to handle
     # Ctrl-C, so the server could only be killed.
-    while stop.poll() is None:
+    while stop.poll() is None and not (finished and finished.is_set()):
       time.sleep(0.2)
+  if stop.signal_number is None:
+    print('Parameter server %d: done' % task_index)
+    return 0
   print('Parameter server %d: stopped by %s' % (
       task_index, signal.Signals(stop.signal_number).name))
   return 128 + stop.signal_number
@@ -349,16 +382,6 @@ class ParameterServerWatchdog(threading.Thread):
       time.sleep(min(1.0, self._timeout_secs / 4))
 
 
-def _hooks(flags, model, optimizer, is_chief, data_sets, stop):
-  hooks = [tf1.train.StopAtStepHook(last_step=flags.max_steps)]
-  if optimizer is not None:
-    hooks.append(optimizer.make_session_run_hook(is_chief))
-  if is_chief:
-    hooks.append(EvaluationHook(model, data_sets, feed.CHECKPOINT_EVERY,
-                                flags.max_steps, stop))
-  return hooks
-
-
 def _hide_cancelled_queue_threads(closing):
   """Keeps the errors of queue threads cancelled by closing off stderr.
 
@@ -378,8 +401,8 @@ def _hide_cancelled_queue_threads(closing):
 def _chief_checkpoint(log_dir):
   """Returns the latest checkpoint in log_dir that restores, or None.
 
-  Damaged newer ones are set aside, and the `checkpoint` index is made to
-  name the one found, for MonitoredTrainingSession restores what it names.
+  Damaged newer ones are set aside, and the `checkpoint` index is repaired
+  if it names another one, so that what restores is what it names.
   """
   checkpoint = checkpoints.latest_checkpoint(log_dir, set_aside_damaged=True)
   if checkpoint:
@@ -388,20 +411,33 @@ def _chief_checkpoint(log_dir):
   return checkpoint
 
 
-def _train_steps(sess, model, data_set, task_index, stop):
+def _train_steps(sess, model, data_set, task_index, last_step, stop):
   """Runs training steps until the session or stop says to stop.
 
   Returns:
     The number of steps run, and the global step read by the last one (None
     if none ran).
+
+  Raises:
+    errors.DivergedError: If a loss is NaN or infinite.
   """
+  # Read without the hooks: a step would run even with nothing to train.
+  step = sess.run_step_fn(
+      lambda step_context: step_context.session.run(model.global_step))
+  if step >= last_step:
+    return 0, None
   local_steps, step = 0, None
   while not sess.should_stop() and stop.poll() is None:
     feed_dict = feed.fill_feed_dict(data_set, model.images_placeholder,
                                     model.labels_placeholder)
-    _, loss_value, step = sess.run(
-        [model.train_op, model.loss, model.global_step], feed_dict)
+    try:
+      _, loss_value, step = sess.run(
+          [model.train_op, model.loss, model.global_step], feed_dict)
+    except tf.errors.OutOfRangeError:
+      break  # --sync_replicas: the chief has ended, closing the round's queue.
     local_steps += 1
+    if not math.isfinite(loss_value):
+      raise errors.DivergedError(step, 'loss is %s' % loss_value)
     if local_steps % feed.LOSS_EVERY == 0:
       print('Worker %d: local step %d, global step %d: loss = %.2f'
             % (task_index, local_steps, step, loss_value))
@@ -432,10 +468,9 @@ def run_worker(flags, cluster, task_index):
 
 def _work(flags, cluster, task_index):
   """run_worker's work, the log dir held if this is the chief."""
-  is_chief = task_index == 0
   ParameterServerWatchdog(cluster['ps'], flags.cluster_timeout,
                           task_index).start()
-  checkpoint = _chief_checkpoint(flags.log_dir) if is_chief else None
+  checkpoint = _chief_checkpoint(flags.log_dir) if task_index == 0 else None
   if flags.seed is not None:
     tf1.set_random_seed(flags.seed)
     # Each worker its own batch order: the same one would repeat the updates.
@@ -443,41 +478,70 @@ def _work(flags, cluster, task_index):
                                       seed=flags.seed + task_index))
   # Before the shield: a fetch may start npm, which would inherit the block.
   data_sets = feed.read_data(flags)
+  checkpoints.restore_batches(checkpoint, data_sets.train)
   # Shielded before the server starts, so that its threads inherit the block.
   with signals.StopRequest(shield_ops=True) as stop:
     server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
                               job_name='worker', task_index=task_index)
     model, optimizer = build_replica_model(flags, cluster, task_index)
-    if checkpoint:
-      checkpoints.check_checkpoint_fits(checkpoint, flags.log_dir)
-    config = session_config(task_index, flags.cluster_timeout)
-    if not is_chief:
-      wait_until_initialized(server.target, config, flags.cluster_timeout)
     closing = threading.Event()
     _hide_cancelled_queue_threads(closing)
-    with tf1.train.MonitoredTrainingSession(
-        master=server.target, is_chief=is_chief,
-        checkpoint_dir=flags.log_dir if is_chief else None,
-        hooks=_hooks(flags, model, optimizer, is_chief, data_sets, stop),
-        save_checkpoint_steps=feed.CHECKPOINT_EVERY,
-        save_summaries_steps=feed.LOSS_EVERY, log_step_count_steps=0,
-        config=config, max_wait_secs=flags.cluster_timeout,
-        stop_grace_period_secs=STOP_GRACE_SECS) as sess:
+    with _monitored_session(flags, server, task_index, checkpoint, model,
+                            optimizer, data_sets, stop) as sess:
       local_steps, step = _train_steps(sess, model, data_sets.train,
-                                       task_index, stop)
+                                       task_index, flags.max_steps, stop)
       closing.set()
   stopped = stop.signal_number is not None
   print('Worker %d: %s after %d local steps'
         % (task_index, 'stopped' if stopped else 'done', local_steps))
   if stopped:
-    saved = checkpoints.newest_on_disk(flags.log_dir) if is_chief else None
+    saved = (checkpoints.newest_on_disk(flags.log_dir) if task_index == 0
+             else None)
     raise signals.Interrupted(signal.Signals(stop.signal_number).name,
-                           int(saved.rsplit('-', 1)[1]) if saved else step,
-                           saved)
+                              int(saved.rsplit('-', 1)[1]) if saved else step,
+                              saved)
   return local_steps
 
 
-# ------------------------------------------------------------ launcher ----
+def _monitored_session(flags, server, task_index, checkpoint, model,
+                       optimizer, data_sets, stop):
+  """Returns the worker's MonitoredSession, the chief's with its hooks.
+
+  Not MonitoredTrainingSession: its checkpoint hook saves again the step
+  it restored (rewriting a checkpoint of a run with nothing to train), keeps
+  five checkpoints per process instead of five in the log dir, and saves
+  weights whose loss is not finite. The chief restores the checkpoint
+  found on disk, by its path, and saves with fully_connected_feed's checks.
+  """
+  config = session_config(task_index, flags.cluster_timeout)
+  hooks = [tf1.train.StopAtStepHook(last_step=flags.max_steps)]
+  if optimizer is not None:
+    hooks.append(optimizer.make_session_run_hook(task_index == 0))
+  if task_index != 0:
+    wait_until_initialized(server.target, config, flags.cluster_timeout)
+    creator = tf1.train.WorkerSessionCreator(
+        master=server.target, config=config,
+        max_wait_secs=flags.cluster_timeout)
+    return tf1.train.MonitoredSession(
+        session_creator=creator, hooks=hooks,
+        stop_grace_period_secs=STOP_GRACE_SECS)
+  if checkpoint:
+    checkpoints.check_checkpoint_fits(checkpoint, flags.log_dir)
+  saver = tf1.train.Saver(sharded=True, save_relative_paths=True)
+  checkpoints.keep_those_on_disk(saver, flags.log_dir)
+  scaffold = tf1.train.Scaffold(saver=saver)
+  run = feed.Run(None, model, data_sets, saver, None, flags.log_dir)
+  hooks += [
+      tf1.train.SummarySaverHook(save_steps=feed.LOSS_EVERY,
+                                 output_dir=flags.log_dir, scaffold=scaffold),
+      ChiefHook(run, feed.CHECKPOINT_EVERY, flags.max_steps, stop)]
+  creator = tf1.train.ChiefSessionCreator(
+      scaffold=scaffold, master=server.target, config=config,
+      checkpoint_filename_with_path=(checkpoints.tf_path(checkpoint)
+                                     if checkpoint else None))
+  return tf1.train.MonitoredSession(session_creator=creator, hooks=hooks,
+                                    stop_grace_period_secs=STOP_GRACE_SECS)
+
 
 # --------------------------------------------------------------- flags ----
 
@@ -513,6 +577,13 @@ def parse_flags(argv):
   flags = parser.parse_args(argv)
   flag_types.check_training_flags(
       parser, flags, DEFAULT_LOG_DIR, input_data.smallest_split(flags.fake_data))
+  if flags.local_workers:
+    # The launcher gives its tasks these itself.
+    for name in ('ps_hosts', 'worker_hosts', 'job_name', 'task_index'):
+      if getattr(flags, name) is not None:
+        parser.error('--%s has no meaning with --local_workers, which starts '
+                     'its own cluster on this machine (leave out one of the '
+                     'two)' % name)
   return flags
 
 

@@ -8,6 +8,8 @@ import argparse
 import json
 import os
 import re
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,13 +97,14 @@ def checkpoint_step(log_dir):
   return int(checkpoint.rsplit('-', 1)[1])
 
 
-def run_launcher(tmp_path, *args):
+def run_launcher(tmp_path, *args, log_dir=None, cwd=None):
   """Runs the launcher; kills its whole process group if it overruns."""
   launcher = subprocess.Popen(
       [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
-       '--log_dir', str(tmp_path / 'logs')] + [str(a) for a in args],
+       '--log_dir', log_dir or str(tmp_path / 'logs')] + [
+           str(a) for a in args],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV,
-      start_new_session=True)
+      start_new_session=True, cwd=cwd)
   try:
     stdout, stderr = launcher.communicate(timeout=TIMEOUT)
   finally:
@@ -187,11 +190,11 @@ def evaluate_with_failures(failures, monkeypatch):
   data_sets = replica.input_data.read_data_sets('', fake_data=True)
   with tf.Graph().as_default():
     model = replica.feed.build_model(100, 8, 4, 0.1)
-    hook = replica.EvaluationHook(model, data_sets, 1000, 2000,
-                                  signals.StopRequest())
+    run = replica.feed.Run(None, model, data_sets, None, None, None)
+    hook = replica.ChiefHook(run, 1000, 2000, signals.StopRequest())
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
-      hook._evaluate(FailingSession(sess, failures), 7)  # pylint: disable=protected-access
+      hook._evaluate(run._replace(sess=FailingSession(sess, failures)))  # pylint: disable=protected-access
 
 
 def test_chief_evaluates_again_once_after_an_rpc_error(monkeypatch, capsys):
@@ -442,3 +445,160 @@ def test_the_chief_holds_its_log_dir(tmp_path):
   assert result.returncode == 1
   assert ('--log_dir %s is in use by another run (process %d)'
           % (log_dir, os.getpid())) in result.stderr
+
+
+def log_dir_files(log_dir):
+  """The bytes of every file of log_dir but TensorBoard's and the lock's."""
+  return {path.name: path.read_bytes() for path in log_dir.iterdir()
+          if not path.name.startswith(('events.', '.lock'))}
+
+
+@pytest.mark.parametrize('log_dir', ['logs/relative', './dot', 'run [1]',
+                                     '*?'])
+def test_the_same_command_again_resumes_and_trains_nothing(tmp_path, log_dir):
+  assert run_launcher(tmp_path, '--max_steps', 200, log_dir=log_dir,
+                      cwd=tmp_path).returncode == 0
+  first = log_dir_files(tmp_path / log_dir)
+  again = run_launcher(tmp_path, '--max_steps', 200, log_dir=log_dir,
+                       cwd=tmp_path)
+  assert again.returncode == 0, again.stderr
+  assert re.search(r'Chief: global step \d+ reaches --max_steps 200: nothing '
+                   r'to train', again.stdout), again.stdout
+  assert local_steps(again.stdout, 0) == local_steps(again.stdout, 1) == 0
+  # No step, so no checkpoint, and the index untouched.
+  assert log_dir_files(tmp_path / log_dir) == first
+  assert again.stdout.count('Test Data Eval:') == 1
+  # Trains on from the saved step when --max_steps is raised.
+  on = run_launcher(tmp_path, '--max_steps', 300, log_dir=log_dir,
+                    cwd=tmp_path)
+  assert on.returncode == 0, on.stderr
+  assert 'Chief: restoring %s/model.ckpt-2' % log_dir in on.stdout
+  assert 0 < local_steps(on.stdout, 0) + local_steps(on.stdout, 1) <= 110
+
+
+def test_a_wrong_index_is_repaired_from_the_files_on_disk(tmp_path):
+  assert run_launcher(tmp_path, '--max_steps', 100, log_dir='logs',
+                      cwd=tmp_path).returncode == 0
+  index = tmp_path / 'logs' / 'checkpoint'
+  newest = os.path.basename(checkpoints.newest_on_disk(str(tmp_path / 'logs')))
+  # What an earlier version left after a failed run.
+  index.write_text('model_checkpoint_path: "../../%s"\\n' % newest)
+  result = run_launcher(tmp_path, '--max_steps', 200, log_dir='logs',
+                        cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  latest = tf1.train.latest_checkpoint(str(tmp_path / 'logs'))
+  assert latest == checkpoints.newest_on_disk(str(tmp_path / 'logs'))
+  assert checkpoint_step(tmp_path / 'logs') >= 200
+
+
+def test_sync_nothing_to_train_evaluates_the_checkpoint_itself(tmp_path):
+  assert run_launcher(tmp_path, '--max_steps', 50,
+                      '--sync_replicas').returncode == 0
+  before = log_dir_files(tmp_path / 'logs')
+  again = run_launcher(tmp_path, '--max_steps', 50, '--sync_replicas')
+  assert again.returncode == 0, again.stderr
+  assert log_dir_files(tmp_path / 'logs') == before
+  evaluation = subprocess.run(
+      [sys.executable, FEED_SCRIPT, '--eval_only', '--fake_data', '--log_dir',
+       str(tmp_path / 'logs')], capture_output=True, text=True, env=USER_ENV,
+      check=False)
+  counts = re.findall(r'Num correct: (\d+)', again.stdout)
+  assert counts == re.findall(r'Num correct: (\d+)', evaluation.stdout)[:3]
+
+
+def test_a_clean_run_reads_as_a_success(tmp_path):
+  result = run_launcher(tmp_path, '--max_steps', 1100)
+  assert result.returncode == 0, result.stderr
+  assert 'SIG' not in result.stdout + result.stderr
+  assert 'Parameter server 0: done' in result.stdout
+  # Each evaluation block whole: no other worker's line inside it.
+  for block in re.findall(r'^Global step \d+:\n((?:.*\n){6})', result.stdout,
+                          re.M):
+    assert not re.search(r'^Worker', block, re.M), result.stdout
+
+
+def test_the_chief_never_saves_weights_whose_loss_is_not_finite(tmp_path):
+  data_sets = replica.input_data.read_data_sets('', fake_data=True)
+  with tf.Graph().as_default():
+    model = replica.feed.build_model(100, 8, 4, 0.1)
+    saver = tf1.train.Saver()
+    run = replica.feed.Run(None, model, data_sets, saver, None, str(tmp_path))
+    hook = replica.ChiefHook(run, 1000, 2000, signals.StopRequest())
+    weights = [v for v in tf1.global_variables() if v.op.name ==
+               'hidden1/weights'][0]
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      hook.after_create_session(sess, None)
+      sess.run([weights.assign(weights * 1e30 * 1e30),
+                tf1.assign_add(model.global_step, 5)])
+      with pytest.raises(replica.errors.DivergedError,
+                         match='hidden1/weights is not finite'):
+        hook.end(sess)
+  assert checkpoints.newest_on_disk(str(tmp_path)) is None
+
+
+@pytest.mark.parametrize('flag', [['--job_name', 'worker'],
+                                  ['--ps_hosts', 'a:1'],
+                                  ['--worker_hosts', 'a:1'],
+                                  ['--task_index', '0']])
+def test_flags_that_mean_nothing_with_local_workers_are_refused(flag):
+  result = subprocess.run(
+      [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data'] + flag,
+      capture_output=True, text=True, env=USER_ENV, check=False)
+  assert result.returncode == 2
+  assert result.stderr.strip() == (
+      'fully_connected_replica.py: error: %s has no meaning with '
+      '--local_workers, which starts its own cluster on this machine (leave '
+      'out one of the two)' % flag[0])
+
+
+def readme_cluster_commands():
+  """The --local_workers commands of the README's cluster section."""
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    readme = f.read()
+  section = readme.split('## Training on a cluster', 1)[1].split('\n## ', 1)[0]
+  return [line for block in re.findall(r'```sh\n(.*?)```', section, re.S)
+          for line in block.splitlines()
+          if line.startswith('python fully_connected_replica.py --local_workers')]
+
+
+def copy_of_the_programs(tmp_path):
+  """A checkout's programs, in tmp_path/repo, as a user's clone has them."""
+  repo = tmp_path / 'repo'
+  repo.mkdir()
+  for name in os.listdir(ROOT):
+    if name.endswith('.py'):
+      shutil.copy(os.path.join(ROOT, name), repo)
+  shutil.copytree(os.path.join(ROOT, 'tutorial_support'),
+                  repo / 'tutorial_support')
+  return repo
+
+
+def run_as_written(command, cwd):
+  """Runs a README command, with fake data and fewer steps, in cwd."""
+  result = subprocess.run(
+      [sys.executable] + shlex.split(command)[1:] + [
+          '--fake_data', '--max_steps', '300'], cwd=cwd,
+      capture_output=True, text=True, env=USER_ENV, timeout=TIMEOUT,
+      check=False)
+  assert result.returncode == 0, command + '\n' + result.stdout + result.stderr
+  assert 'SIG' not in result.stdout + result.stderr, result.stdout
+  return result.stdout
+
+
+@pytest.mark.slow
+def test_readme_cluster_commands_run_twice_and_from_elsewhere(tmp_path):
+  commands = readme_cluster_commands()
+  assert len(commands) >= 2
+  repo = copy_of_the_programs(tmp_path)
+  for command in commands:
+    assert 'Saved checkpoint' in run_as_written(command, repo)
+    assert 'nothing to train' in run_as_written(command, repo)
+  elsewhere = tmp_path / 'elsewhere'
+  elsewhere.mkdir()
+  for command in commands:
+    out = run_as_written(command.replace(
+        'python fully_connected_replica.py',
+        'python ../repo/fully_connected_replica.py'), elsewhere)
+    assert 'Saved checkpoint' in out
+  assert os.path.isdir(elsewhere / 'logs')

@@ -255,6 +255,7 @@ def restore_or_initialize(sess, saver, log_dir, global_step):
     errors.NoCheckpointError: If there are checkpoints and none restores.
   """
   checkpoint = latest_checkpoint(log_dir, set_aside_damaged=True)
+  keep_those_on_disk(saver, log_dir)
   if checkpoint is None:
     sess.run(tf1.global_variables_initializer())
     return None, 0
@@ -293,14 +294,18 @@ def save_checkpoint(sess, saver, log_dir, global_step, extra=None):
       read_extra), written before the checkpoint is named in the index.
 
   Raises:
+    errors.DivergedError: If a variable is not finite; nothing is saved.
     OSError: With a one-line message naming the checkpoint.
   """
-  path = os.path.join(log_dir, 'model.ckpt-%d' % sess.run(global_step))
+  # Read once: on a cluster, other workers move the global step meanwhile.
+  step = int(sess.run(global_step))
+  _check_finite(sess, step)
+  path = os.path.join(log_dir, 'model.ckpt-%d' % step)
   try:
     if extra is not None:
       _write_atomically(path + _EXTRA_SUFFIX, json.dumps(extra))
     saver.save(sess, tf_path(os.path.join(log_dir, 'model.ckpt')),
-               global_step=global_step)
+               global_step=step)
   except (tf.errors.OpError, OSError) as e:
     _remove_partial_checkpoint(path)
     reason = (errors.op_error_line(e) if isinstance(e, tf.errors.OpError)
@@ -308,6 +313,20 @@ def save_checkpoint(sess, saver, log_dir, global_step, extra=None):
     raise OSError('cannot save checkpoint %s: %s' % (path, reason)) from None
   _remove_orphan_extras(log_dir)
   return path
+
+
+def _check_finite(sess, step):
+  """Raises errors.DivergedError if a variable of the graph is not finite.
+
+  A loss can stay finite over weights that are not (ReLU turns NaN to 0):
+  the loss check alone would save them.
+  """
+  variables = tf1.global_variables()
+  for variable, value in zip(variables, sess.run(variables)):
+    if (np.issubdtype(np.asarray(value).dtype, np.floating)
+        and not np.all(np.isfinite(value))):
+      raise errors.DivergedError(step, 'variable %s is not finite'
+                                 % variable.op.name)
 
 
 def _remove_orphan_extras(log_dir):
@@ -352,10 +371,39 @@ def restore_batches(checkpoint, data_set):
 
 
 def point_index_at(checkpoint):
-  """Makes the `checkpoint` index name checkpoint as the latest."""
-  tf1.train.update_checkpoint_state(
-      tf_path(os.path.dirname(checkpoint) + os.sep),
-      os.path.basename(checkpoint))
+  """Makes the `checkpoint` index name checkpoint as the latest, if it does not.
+
+  The index written names the checkpoints on disk up to checkpoint by file
+  name, so that it stays true wherever the log dir is moved or reached from.
+  """
+  directory = os.path.dirname(checkpoint) or '.'
+  try:
+    state = tf1.train.get_checkpoint_state(directory)
+  except (tf.errors.OpError, ValueError):  # A damaged index: rewrite it.
+    state = None
+  if state and os.path.abspath(state.model_checkpoint_path) == (
+      os.path.abspath(checkpoint)):
+    return
+  on_disk = [os.path.basename(path) for path in
+             reversed(checkpoints_on_disk(directory))]
+  kept = on_disk[:on_disk.index(os.path.basename(checkpoint)) + 1]
+  # A directory given as it is: TensorFlow rewrites the index's entries
+  # relative to a relative one, as if they were relative to the working
+  # directory.
+  tf1.train.update_checkpoint_state(os.path.abspath(directory), kept[-1],
+                                    all_model_checkpoint_paths=kept)
+
+
+def keep_those_on_disk(saver, log_dir):
+  """Makes saver count the checkpoints already in log_dir as its own.
+
+  A Saver keeps its max_to_keep latest checkpoints, of those it saved
+  itself: told of the ones on disk, it keeps that many in the log dir however
+  often the run was stopped and resumed. Set-aside files are not counted,
+  and never removed.
+  """
+  saver.recover_last_checkpoints([tf_path(path) for path in
+                                  reversed(checkpoints_on_disk(log_dir))])
 
 
 def read_extra(checkpoint):

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from tutorial_support import signals
@@ -48,6 +49,34 @@ def _without_local_workers(argv):
     elif not arg.startswith('--local_workers='):
       args.append(arg)
   return args
+
+
+def _finish_parameter_server(process, grace_secs=5.0):
+  """Tells the parameter server the workers are done: its stdin ends."""
+  try:
+    process.stdin.close()
+    process.wait(grace_secs)
+  except (OSError, subprocess.TimeoutExpired):
+    pass  # _stop_all stops it.
+
+
+def when_launcher_finishes(environ):
+  """In a task the launcher started, returns an Event set when it says the
+  workers are done (by closing the task's stdin); elsewhere None."""
+  if not environ.get(LAUNCHER_ENV):
+    return None
+  finished = threading.Event()
+
+  def wait_for_end_of_input():
+    try:
+      while sys.stdin.buffer.read(4096):
+        pass
+    except (OSError, ValueError):
+      pass
+    finished.set()
+  threading.Thread(target=wait_for_end_of_input, daemon=True,
+                   name='LauncherFinished').start()
+  return finished
 
 
 def _stop_all(processes, grace_secs=5.0):
@@ -152,13 +181,15 @@ def run_local_cluster(script, num_workers, argv):
         for job_name, task_index in tasks:
           processes.append(subprocess.Popen(
               common + ['--job_name', job_name, '--task_index',
-                        str(task_index)], env=env))
+                        str(task_index)], env=env,
+              stdin=subprocess.PIPE if job_name == 'ps' else None))
       status = _wait_for_workers(processes[1:], stop)
       if status is None:
         _stop_all(processes[1:], WORKER_STOP_SECS)
         print('%s: stopped by %s' % (os.path.basename(script), signal.Signals(
             stop.signal_number).name), file=sys.stderr)
         status = 128 + stop.signal_number
+      _finish_parameter_server(processes[0])
       return status
     finally:
       _stop_all(processes)
