@@ -300,6 +300,7 @@ def run_parameter_server(cluster, task_index):
                               task_index=task_index)
     print('Parameter server %d serving on %s' % (task_index,
                                                 cluster['ps'][task_index]))
+    warn_of_exposure('ps', task_index, cluster)
     sys.stdout.flush()
     # Not server.join(): it waits in C++, where Python never gets to handle
     # Ctrl-C, so the server could only be killed.
@@ -311,6 +312,21 @@ def run_parameter_server(cluster, task_index):
   print('Parameter server %d: stopped by %s' % (
       task_index, signal.Signals(stop.signal_number).name))
   return 128 + stop.signal_number
+
+
+def warn_of_exposure(job_name, task_index, cluster):
+  """Says, on stderr, who can reach the server this task just started.
+
+  Said only for a task started by hand: the tasks of --local_workers are in
+  a network of their own, or the launcher has said what is exposed.
+  """
+  if os.environ.get(local_cluster.LAUNCHER_ENV):
+    return
+  port = cluster[job_name][task_index].rpartition(':')[2]
+  print('warning: %s %d accepts unauthenticated connections on port %s of '
+        'every interface, from which any op can run with your rights: keep '
+        'the cluster on a trusted network (see the README\'s Security '
+        'section)' % (job_name, task_index, port), file=sys.stderr)
 
 
 def wait_until_initialized(target, config, timeout_secs):
@@ -483,6 +499,7 @@ def _work(flags, cluster, task_index):
   with signals.StopRequest(shield_ops=True) as stop:
     server = tf1.train.Server(tf1.train.ClusterSpec(cluster),
                               job_name='worker', task_index=task_index)
+    warn_of_exposure('worker', task_index, cluster)
     model, optimizer = build_replica_model(flags, cluster, task_index)
     closing = threading.Event()
     _hide_cancelled_queue_threads(closing)
@@ -646,8 +663,11 @@ def main(argv=None):
     with signals.sigterm_interrupts():
       local_cluster.end_with_launcher(os.environ)
       if flags.local_workers:
-        return local_cluster.run_local_cluster(os.path.abspath(__file__),
-                                               flags.local_workers, argv)
+        script = os.path.abspath(__file__)
+        local_cluster.confine_to_this_run(script, argv,
+                                          lambda: feed.read_data(flags))
+        return local_cluster.run_local_cluster(script, flags.local_workers,
+                                               argv)
       return run_task(flags, os.environ)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: stopped where it was.

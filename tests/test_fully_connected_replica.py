@@ -285,6 +285,10 @@ def test_stopped_launcher_saves_and_stops_every_task(signal_number, to_group,
 def test_parameter_server_stops_on_a_signal(signal_number, cluster):
   server = cluster.start('ps', 0)
   wait_for_line(server, r'^Parameter server 0 serving on ')
+  # Started by hand, it says who can reach it.
+  port = cluster.ps_hosts.rsplit(':', 1)[1]
+  wait_for_line(server, r'^warning: ps 0 accepts unauthenticated connections '
+                r'on port %s of every interface' % port)
   server.send_signal(signal_number)
   assert server.wait(20) == 128 + signal_number
   assert output(server).splitlines()[-1] == (
@@ -602,3 +606,4 @@ def test_readme_cluster_commands_run_twice_and_from_elsewhere(tmp_path):
         'python ../repo/fully_connected_replica.py'), elsewhere)
     assert 'Saved checkpoint' in out
   assert os.path.isdir(elsewhere / 'logs')
+

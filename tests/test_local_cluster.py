@@ -1,10 +1,14 @@
 """Tests of tutorial_support.local_cluster: the --local_workers launcher."""
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+
+import pytest
 
 from conftest import ROOT, USER_ENV
 from tutorial_support import local_cluster
@@ -80,3 +84,58 @@ def test_a_task_started_by_hand_is_left_alone():
                           check=False)
   assert result.returncode == 0
   assert result.stdout == 'ran on\n'
+
+
+def listening_ports():
+  """The TCP ports listened on in this process's network namespace."""
+  ports = set()
+  for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+    with open(table) as f:
+      for line in f.readlines()[1:]:
+        fields = line.split()
+        if fields[3] == '0A':  # LISTEN
+          ports.add(int(fields[1].rsplit(':', 1)[1], 16))
+  return ports
+
+
+def test_local_workers_are_reachable_by_nothing_outside_the_run(tmp_path):
+  launcher = subprocess.Popen(
+      [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
+       '--max_steps', str(10**6), '--log_dir', str(tmp_path / 'logs')],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV,
+      start_new_session=True)
+  try:
+    first_line = launcher.stdout.readline()
+    while not launcher.stdout.readline().startswith('Worker 1: local step'):
+      assert launcher.poll() is None
+    ports = {int(port) for port in re.findall(r'127\.0\.0\.1:(\d+)',
+                                               first_line)}
+    tasks = children(launcher.pid)
+    assert len(ports) == len(tasks) == 3
+    own_network = os.readlink('/proc/self/ns/net')
+    for pid in tasks:
+      assert os.readlink('/proc/%d/ns/net' % pid) != own_network
+    assert not ports & listening_ports()
+    for port in ports:
+      with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(('127.0.0.1', port), timeout=5).close()
+  finally:
+    os.killpg(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+  assert 'warning' not in launcher.stderr.read()
+
+
+def test_where_no_network_of_its_own_can_be_had_the_launcher_says_so(
+    tmp_path):
+  result = subprocess.run(
+      [sys.executable, SCRIPT, '--local_workers', '1', '--fake_data',
+       '--max_steps', '10', '--log_dir', str(tmp_path / 'logs')],
+      capture_output=True, text=True, env=dict(USER_ENV, PATH='/nonexistent'),
+      timeout=240, check=False)
+  assert result.returncode == 0, result.stderr
+  assert result.stderr.splitlines()[0] == (
+      'warning: cannot give the local cluster a network of its own (no '
+      'unshare command): its tasks accept unauthenticated connections, which '
+      'can run any op with your rights, on every interface of this machine '
+      'until the run ends; run it on a trusted network only, or where user '
+      'namespaces are enabled')
