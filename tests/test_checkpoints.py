@@ -241,3 +241,84 @@ def test_tensorboard_keeps_the_evaluation_at_the_step_resumed(tmp_path,
     assert [event.step for event in accumulator.Scalars(tag)] == [1000, 1200]
   assert [event.step for event in accumulator.Images(
       'test_predictions/image/0')] == [1000, 1200]
+
+
+def without_read_access(command):
+  """command, run so that files the user may not read cannot be read.
+
+  As root, the capabilities that override file permissions are dropped.
+  """
+  if os.geteuid() != 0:
+    return command
+  caps = '-dac_override,-dac_read_search'
+  return ['setpriv', '--inh-caps=' + caps, '--bounding-set=' + caps] + command
+
+
+@pytest.mark.parametrize('program, args', [
+    ('fully_connected_feed.py', ['--max_steps', '300']),
+    ('fully_connected_feed.py', ['--eval_only']),
+    ('classify.py', [os.path.join(ROOT, 'docs', 'preprocessing.png')]),
+])
+def test_a_checkpoint_that_cannot_be_read_is_not_set_aside(program, args,
+                                                           tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, *FAKE, '--max_steps', 200, '--log_dir', log_dir)[0] == 0
+  data = os.path.join(log_dir, 'model.ckpt-200.data-00000-of-00001')
+  os.chmod(data, 0)
+  before = sorted(os.listdir(log_dir))
+  result = subprocess.run(
+      without_read_access([sys.executable, os.path.join(ROOT, program),
+                           '--log_dir', log_dir] + FAKE[:1] * (
+                               program != 'classify.py') + args),
+      capture_output=True, text=True, env=USER_ENV, check=False)
+  assert result.returncode == 1
+  assert result.stderr == '%s: error: cannot read checkpoint file %s: ' \
+      'Permission denied\n' % (program, data)
+  assert sorted(os.listdir(log_dir)) == before
+
+
+def test_a_failed_save_never_removes_files_set_aside(tmp_path):
+  log_dir = str(tmp_path)
+  set_aside = ['model.ckpt-5.index.damaged', 'model.ckpt-5.meta.damaged',
+               'model.ckpt-5.data-00000-of-00001.damaged',
+               'model.ckpt-5.extra.json.damaged', 'model.ckpt-50.index']
+  for name in set_aside:
+    (tmp_path / name).write_text('kept')
+
+  class FailingSaver(object):
+    """Writes part of a checkpoint, then fails as a full disk does."""
+
+    def save(self, unused_sess, path, global_step):
+      prefix = '%s-%d' % (path, global_step)
+      for suffix in ('.index', '.data-00000-of-00001', '_temp'):
+        with open(prefix + suffix, 'w') as f:
+          f.write('partial')
+      raise tf.errors.ResourceExhaustedError(None, None, 'No space left')
+
+  with tf.Graph().as_default():
+    global_step = tf1.train.get_or_create_global_step()
+    with tf1.Session() as sess:
+      sess.run(global_step.assign(5))
+      with pytest.raises(OSError, match='cannot save checkpoint'):
+        checkpoints.save_checkpoint(sess, FailingSaver(), log_dir,
+                                    global_step, extra={'a': 1})
+  assert sorted(os.listdir(log_dir)) == sorted(set_aside)
+
+
+def test_five_checkpoints_are_kept_across_resumes(tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  for steps in (100, 200):
+    assert run(capsys, *FAKE, '--max_steps', steps,
+               '--log_dir', log_dir)[0] == 0
+  damage(os.path.join(log_dir, 'model.ckpt-200'))
+  for steps in range(300, 900, 100):
+    assert run(capsys, *FAKE, '--max_steps', steps,
+               '--log_dir', log_dir)[0] == 0
+  assert [os.path.basename(path) for path in checkpoints.checkpoints_on_disk(
+      log_dir)] == ['model.ckpt-%d' % step for step in (800, 700, 600, 500,
+                                                        400)]
+  assert os.path.exists(os.path.join(log_dir,
+                                     'model.ckpt-200.index.damaged'))
+  extras = [name for name in os.listdir(log_dir) if name.endswith(
+      '.extra.json')]
+  assert len(extras) == 5

@@ -124,7 +124,7 @@ def check_checkpoint_fits(checkpoint, log_dir):
 
 # What save_checkpoint(extra=...) writes beside a checkpoint's own files.
 _EXTRA_SUFFIX = '.extra.json'
-_CHECKPOINT_INDEX = re.compile(r'^model\.ckpt-(\d+)\.index$')
+_CHECKPOINT_INDEX = re.compile(r'^model\.ckpt-([0-9]+)\.index$')
 _GLOB_CHARACTERS = frozenset('*?[]\\')
 _aliases = {}
 
@@ -174,9 +174,46 @@ def newest_on_disk(log_dir):
   return found[0] if found else None
 
 
+class UnreadableError(OSError):
+  """A file of a checkpoint cannot be read now (permissions, the file
+  system): no proof that the checkpoint is damaged."""
+
+
+# Errors of TensorFlow's reader that say nothing of the file's content.
+_ACCESS_ERRORS = (tf.errors.PermissionDeniedError, tf.errors.UnavailableError,
+                  tf.errors.ResourceExhaustedError, tf.errors.AbortedError)
+
+
+def _read_through(checkpoint):
+  """Reads every file a restore of checkpoint reads, with the OS's errors.
+
+  Raises:
+    UnreadableError: Naming the file and the error.
+  """
+  paths = [checkpoint + '.index'] + sorted(glob.glob(
+      glob.escape(checkpoint) + '.data-[0-9][0-9][0-9][0-9][0-9]-of-'
+      '[0-9][0-9][0-9][0-9][0-9]'))
+  for path in paths:
+    try:
+      with open(path, 'rb') as f:
+        while f.read(1 << 20):
+          pass
+    except OSError as e:
+      raise UnreadableError('cannot read checkpoint file %s: %s'
+                            % (path, e.strerror or e)) from None
+
+
 def why_unusable(checkpoint):
   """Reads every variable of checkpoint; returns why it cannot be used, or
-  None if it restores with finite values."""
+  None if it restores with finite values.
+
+  Only a checkpoint whose content is proven bad has a reason: truncated, a
+  wrong checksum, a variable that is not finite.
+
+  Raises:
+    UnreadableError: If a file of it cannot be read now.
+  """
+  _read_through(checkpoint)
   try:
     reader = tf.train.load_checkpoint(tf_path(checkpoint))
     for name, _ in tf.train.list_variables(tf_path(checkpoint)):
@@ -187,6 +224,9 @@ def why_unusable(checkpoint):
   # The reader turns a damaged file into any of several Python errors
   # (IndexError for "Read less bytes than requested", among others).
   except Exception as e:  # pylint: disable=broad-except
+    if isinstance(e, _ACCESS_ERRORS):
+      raise UnreadableError('cannot read checkpoint %s: %s' % (
+          checkpoint, errors.op_error_line(e))) from None
     if isinstance(e, tf.errors.OpError):
       return errors.op_error_line(e)
     return str(e) or type(e).__name__
@@ -267,16 +307,29 @@ def restore_or_initialize(sess, saver, log_dir, global_step):
 
 
 def _remove_partial_checkpoint(path):
-  """Removes what a failed save of checkpoint path left, unless it is in use."""
-  if path in checkpoints_on_disk(os.path.dirname(path)) and (
-      why_unusable(path) is None):
-    return
-  for leftover in glob.glob(glob.escape(path) + '.*') + glob.glob(
-      glob.escape(path) + '_temp*'):
-    if os.path.isdir(leftover):
-      shutil.rmtree(leftover, ignore_errors=True)
-    else:
-      os.remove(leftover)
+  """Removes what a failed save of checkpoint path wrote, unless it is in use.
+
+  Only the names a save writes are removed: never a set-aside file
+  (NAME.damaged), nor anything else beside them.
+  """
+  try:
+    if path in checkpoints_on_disk(os.path.dirname(path)) and (
+        why_unusable(path) is None):
+      return
+  except UnreadableError:
+    return  # Not proven partial: left as it is.
+  own_name = re.compile(re.escape(os.path.basename(path)) + r'(\.index|\.meta|'
+                        r'\.data-[0-9]{5}-of-[0-9]{5}|' + re.escape(
+                            _EXTRA_SUFFIX) + r')(\.tempstate[0-9]+)?$|'
+                        + re.escape(os.path.basename(path)) + r'_temp')
+  directory = os.path.dirname(path) or '.'
+  for name in os.listdir(directory):
+    if own_name.match(name):
+      leftover = os.path.join(directory, name)
+      if os.path.isdir(leftover):
+        shutil.rmtree(leftover, ignore_errors=True)
+      else:
+        os.remove(leftover)
 
 
 def save_checkpoint(sess, saver, log_dir, global_step, extra=None):
