@@ -306,10 +306,16 @@ def run_training(flags):
     with signals.StopRequest(shield_ops=True) as stop, \
         tf.Graph().as_default():
       precisions = _train_in_graph(flags, data_sets, stop)
+      newest = checkpoints.newest_on_disk(flags.log_dir)
+      # A stop after the last step leaves the export to the command run again.
+      stop.raise_if_stopped(newest, errors.after_the_last_step(
+          newest, flags.max_steps, flags.export_dir and 'not exported (run '
+          'the same command to export it)'))
       if flags.export_dir:
-        export.export_latest(flags.log_dir, flags.hidden1, flags.hidden2,
-                             flags.export_dir)
-      stop.raise_if_stopped(checkpoints.newest_on_disk(flags.log_dir))
+        path = export.export_latest(flags.log_dir, flags.hidden1,
+                                    flags.hidden2, flags.export_dir)
+        stop.raise_if_stopped(newest, errors.after_the_last_step(
+            newest, flags.max_steps, 'exported as %s' % path))
   return precisions
 
 
@@ -365,12 +371,17 @@ def run_evaluation(flags):
       print('Evaluating %s (step %d, %d-%d hidden units)'
             % (checkpoint, sess.run(model.global_step), hidden1, hidden2))
       precisions = evaluate_all(sess, model, data_sets)
+      stop.raise_if_stopped(None)
       # Which digits it confuses, below the tutorial's lines.
       print(confusion.report('Test', data_sets.test.labels, confusion.predict(
           sess, model.logits, model.images_placeholder, _padded_batches(
               data_sets.test, flags.batch_size), data_sets.test.num_examples)))
     if flags.export_dir:
-      export.export_latest(flags.log_dir, hidden1, hidden2, flags.export_dir)
+      stop.raise_if_stopped(None)
+      path = export.export_latest(flags.log_dir, hidden1, hidden2,
+                                  flags.export_dir)
+      stop.raise_if_stopped(None, 'stopped after the evaluation and the '
+                            'export (%s)' % path)
     stop.raise_if_stopped(None)
   return precisions
 

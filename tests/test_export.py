@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -78,8 +79,63 @@ def test_exports_never_overwrite_each_other(tmp_path, capsys):
              '--export_dir', export_dir)[0] == 0
   first = os.stat(export_dir / '1' / 'saved_model.pb').st_mtime_ns
   (export_dir / '7').mkdir()  # A version made by hand, or by another run.
+  # A newer checkpoint, so that there is something new to export.
+  assert run(capsys, '--fake_data', '--max_steps', 4, '--log_dir',
+             log_dir)[0] == 0
   assert run(capsys, '--fake_data', '--eval_only', '--log_dir', log_dir,
              '--export_dir', export_dir)[0] == 0
   assert sorted(os.listdir(export_dir)) == ['1', '7', '8']
   assert os.stat(export_dir / '1' / 'saved_model.pb').st_mtime_ns == first
   assert os.path.exists(export_dir / '8' / 'saved_model.pb')
+
+
+def stop_during(monkeypatch, function_name, call_number=1):
+  """Makes the call_number-th call of fully_connected_feed's function_name
+  receive SIGTERM in the middle, as a user's kill would."""
+  import fully_connected_feed  # pylint: disable=g-import-not-at-top
+  original = getattr(fully_connected_feed, function_name)
+  calls = []
+
+  def interrupted(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == call_number:
+      os.kill(os.getpid(), signal.SIGTERM)
+    return original(*args, **kwargs)
+  monkeypatch.setattr(fully_connected_feed, function_name, interrupted)
+
+
+def test_a_stop_during_eval_only_writes_nothing_and_says_so(
+    tmp_path, capsys, monkeypatch):
+  log_dir, export_dir = tmp_path / 'logs', tmp_path / 'export'
+  assert run(capsys, '--fake_data', '--max_steps', 20, '--log_dir',
+             log_dir)[0] == 0
+  stop_during(monkeypatch, 'evaluate_all')
+  status, out, err = run(capsys, '--fake_data', '--eval_only', '--log_dir',
+                         log_dir, '--export_dir', export_dir)
+  assert status == 128 + signal.SIGTERM
+  assert err == 'SIGTERM: stopped; nothing was written\n'
+  assert 'Confusion' not in out and not export_dir.exists()
+
+
+def test_a_stop_after_the_last_step_says_so_and_the_export_is_done_once(
+    tmp_path, capsys, monkeypatch):
+  log_dir, export_dir = tmp_path / 'logs', tmp_path / 'export'
+  args = ['--fake_data', '--max_steps', 20, '--log_dir', log_dir,
+          '--export_dir', export_dir]
+  with monkeypatch.context() as patch:
+    stop_during(patch, 'evaluate_all')
+    status, _, err = run(capsys, *args)
+  assert status == 128 + signal.SIGTERM
+  assert err == ('SIGTERM: stopped after the last step: training finished '
+                 'and saved %s; not exported (run the same command to export '
+                 'it)\n' % (log_dir / 'model.ckpt-20'))
+  assert not export_dir.exists()
+  status, out, _ = run(capsys, *args)
+  assert status == 0
+  assert 'Exported model.ckpt-20 as SavedModel %s' % (export_dir / '1') in out
+  status, out, _ = run(capsys, *args)
+  assert status == 0
+  assert out.splitlines()[-1] == ('model.ckpt-20 is already exported as '
+                                  'SavedModel %s: not exported again'
+                                  % (export_dir / '1'))
+  assert os.listdir(export_dir) == ['1']

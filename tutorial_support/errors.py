@@ -126,8 +126,19 @@ class LossWatch(object):
             file=sys.stderr)
 
 
+def after_the_last_step(checkpoint, max_steps, rest=None):
+  """Says what a run stopped after its last step did, or None if it was
+  stopped before it (checkpoint: its newest; rest: what else to say)."""
+  if not checkpoint or int(checkpoint.rsplit('-', 1)[1]) < max_steps:
+    return None
+  return 'stopped after the last step: training finished and saved %s%s' % (
+      checkpoint, '; ' + rest if rest else '')
+
+
 def _interrupted_line(error):
-  name, step, path = error.args
+  name, step, path = error.args[:3]
+  if len(error.args) > 3 and error.args[3]:
+    return '%s: %s' % (name, error.args[3])
   if path is None:
     return '%s: stopped; nothing was written' % name
   return ('%s at step %d: saved checkpoint %s; run the same command to '

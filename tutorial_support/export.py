@@ -13,6 +13,7 @@ ever written over. It is built in a temporary directory inside EXPORT_DIR and
 renamed into place once complete, so a version directory is whole or absent.
 """
 
+import hashlib
 import os
 import re
 import shutil
@@ -80,6 +81,9 @@ def export_saved_model(checkpoint, hidden1, hidden2, export_dir):
   try:
     model_path = os.path.join(staging, 'model')
     _write_saved_model(checkpoint, hidden1, hidden2, model_path)
+    os.makedirs(os.path.join(model_path, os.path.dirname(_SOURCE_FILE)))
+    with open(os.path.join(model_path, _SOURCE_FILE), 'w') as f:
+      f.write(_source_id(checkpoint) + '\n')
     version = max(_versions(export_dir), default=0) + 1
     while True:
       target = os.path.join(export_dir, str(version))
@@ -96,7 +100,42 @@ def export_saved_model(checkpoint, hidden1, hidden2, export_dir):
 
 
 def export_latest(log_dir, hidden1, hidden2, export_dir):
-  """Exports the latest checkpoint in log_dir as a new version; says so."""
+  """Exports the latest checkpoint in log_dir as a new version; says so.
+
+  A checkpoint already exported under export_dir is not exported again.
+
+  Returns:
+    The path of the version that holds it.
+  """
   checkpoint = checkpoints.latest_checkpoint(log_dir)
+  source = _source_id(checkpoint)
+  for version in sorted(_versions(export_dir)) if os.path.isdir(
+      export_dir) else ():
+    path = os.path.join(export_dir, str(version))
+    if _read_source(path) == source:
+      print('%s is already exported as SavedModel %s: not exported again'
+            % (os.path.basename(checkpoint), path))
+      return path
   path = export_saved_model(checkpoint, hidden1, hidden2, export_dir)
   print('Exported %s as SavedModel %s' % (os.path.basename(checkpoint), path))
+  return path
+
+
+# Where a version says which checkpoint it came from: TensorFlow Serving
+# ignores assets.extra.
+_SOURCE_FILE = os.path.join('assets.extra', 'source_checkpoint.sha256')
+
+
+def _source_id(checkpoint):
+  """The checkpoint's identity: the SHA-256 of its .index file, which holds
+  the checksum of every variable's bytes."""
+  with open(checkpoint + '.index', 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def _read_source(version_path):
+  try:
+    with open(os.path.join(version_path, _SOURCE_FILE)) as f:
+      return f.read().strip()
+  except OSError:
+    return None

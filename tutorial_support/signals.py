@@ -13,7 +13,8 @@ import threading
 
 class Interrupted(Exception):
   """Stopped by a signal: args are its name, the step and the checkpoint
-  saved (None for both if the run saves none)."""
+  saved (None for both if the run saves none), and optionally what the run
+  did and did not do, in words."""
 
 
 def interrupt(signal_number, unused_frame):
@@ -84,16 +85,18 @@ class StopRequest(object):
       signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
     return self.signal_number
 
-  def raise_if_stopped(self, checkpoint):
+  def raise_if_stopped(self, checkpoint, done=None):
     """Raises Interrupted for a signal that came after the last poll.
 
     Args:
       checkpoint: The checkpoint the run ends with, or None if it saves none.
+      done: What the run did and did not do, if not that it saved
+        checkpoint (or nothing), as the rest of the stop's one line.
     """
     if self.poll() is not None:
       step = int(checkpoint.rsplit('-', 1)[1]) if checkpoint else None
       raise Interrupted(signal.Signals(self.signal_number).name, step,
-                        checkpoint)
+                        checkpoint, done)
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
