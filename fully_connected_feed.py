@@ -404,7 +404,7 @@ def main(argv=None):
   startup.begin(tf)
   work = run_evaluation if flags.eval_only else run_training
   return errors.exit_status(PROG, lambda: work(flags), flags.log_dir,
-                            flags.debug, checkpoints.newest_on_disk)
+                            flags.debug, checkpoints.newest_that_restores)
 
 
 if __name__ == '__main__':

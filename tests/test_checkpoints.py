@@ -322,3 +322,43 @@ def test_five_checkpoints_are_kept_across_resumes(tmp_path, capsys):
   extras = [name for name in os.listdir(log_dir) if name.endswith(
       '.extra.json')]
   assert len(extras) == 5
+
+
+def write_with_one_weight_not_finite(source, target, value):
+  """Writes checkpoint target: source's variables, one weight set to value,
+  as another program or a copy could leave it."""
+  with tf.Graph().as_default():
+    variables = {name: tf1.Variable(array, name=name) for name, array in
+                 restore_variables(source).items()}
+    weights = variables['hidden1/weights']
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      sess.run(weights[3, 2].assign(value))
+      tf1.train.Saver(list(variables.values())).save(sess, target)
+
+
+@pytest.mark.parametrize('value', [np.inf, np.nan])
+def test_a_checkpoint_on_disk_with_one_weight_not_finite_is_skipped(
+    value, tmp_path, capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, *FAKE, '--max_steps', 200, '--log_dir', log_dir)[0] == 0
+  good = os.path.join(log_dir, 'model.ckpt-200')
+  bad = os.path.join(log_dir, 'model.ckpt-300')
+  write_with_one_weight_not_finite(good, bad, value)
+  skipped = 'warning: skipped checkpoint %s: variable hidden1/weights is ' \
+      'not finite' % bad
+
+  status, out, err = run(capsys, '--fake_data', '--eval_only', '--log_dir',
+                         log_dir, '--export_dir', tmp_path / 'export')
+  assert status == 0 and err.startswith(skipped)
+  assert out.startswith('Evaluating %s (step 200,' % good)
+  assert 'Exported model.ckpt-200 as SavedModel' in out
+  classified = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'classify.py'), '--log_dir', log_dir,
+       os.path.join(ROOT, 'docs', 'preprocessing.png')],
+      capture_output=True, text=True, env=USER_ENV, check=False)
+  assert classified.stderr.startswith(skipped)
+  status, out, err = run(capsys, *FAKE, '--max_steps', 400, '--log_dir',
+                         log_dir)
+  assert status == 0 and err.startswith(skipped)
+  assert out.splitlines()[0] == 'Resuming from %s at step 200' % good

@@ -85,3 +85,12 @@ def test_a_directory_under_a_file_is_refused_before_any_work(flag, tmp_path,
   assert capsys.readouterr().err.endswith(
       'argument %s: %s cannot be created: %s is a file\n'
       % (flag, tmp_path / 'file' / 'sub', tmp_path / 'file'))
+
+
+def test_a_directory_flag_that_is_not_utf8_is_named(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    fully_connected_feed.parse_flags(['--log_dir', os.fsdecode(b'logs/\xff')])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.splitlines()[-1] == (
+      "fully_connected_feed.py: error: argument --log_dir: b'logs/\\xff' is "
+      'not valid UTF-8; expected a path of UTF-8 characters')

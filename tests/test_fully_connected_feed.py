@@ -325,3 +325,23 @@ def test_evaluations_write_precisions_histograms_and_a_prediction_grid(
   assert values['test_predictions/image/0'] == [(1000, 'image'),
                                                 (1200, 'image')]
   assert [step for step, _ in values['loss']] == list(range(0, 1200, 100))
+
+
+def test_padding_never_counts_even_for_a_model_that_says_0_on_blanks():
+  # 250 examples, 40 of them 0s, in batches of 100: the last is padded with
+  # 50 blank images, which this model calls 0 as it calls everything.
+  labels = np.array([0] * 40 + [1] * 210, np.uint8)
+  images = np.random.RandomState(0).randint(
+      0, 256, (250, 28, 28, 1)).astype(np.uint8)
+  data_set = input_data.DataSet(images, labels)
+  with tf.Graph().as_default():
+    model = fully_connected_feed.build_model(100, 8, 4, 0.1)
+    biases = [v for v in tf1.global_variables()
+              if v.op.name == 'softmax_linear/biases'][0]
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      sess.run(biases.assign([100.0] + [0.0] * 9))
+      precision = fully_connected_feed.do_eval(
+          sess, model.eval_correct, model.images_placeholder,
+          model.labels_placeholder, data_set)
+  assert precision == 40 / 250

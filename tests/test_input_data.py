@@ -64,6 +64,9 @@ GOOD_LABELS = idx_labels_bytes(np.array([1, 2]))
     (GOOD_LABELS, 'expected magic 2051, found 2049 (is this a label file?)'),
     (struct.pack('>IIII', 2051, 1, 28, 27) + bytes(28 * 27),
      'expected 28 x 28 images, header says 28 x 27'),
+    # The right number of pixels, in the wrong shape.
+    (struct.pack('>IIII', 2051, 1, 14, 56) + bytes(14 * 56),
+     'expected 28 x 28 images, header says 14 x 56'),
     (GOOD_IMAGES[:-1], 'header promises 2 images (1568 bytes), file holds 1567'),
     (GOOD_IMAGES + b'\0', 'data continues past the 2 images'),
     (GOOD_IMAGES[:10], 'file ends inside its 16-byte IDX header'),
@@ -328,3 +331,28 @@ def test_command_line_bad_flag_exits_2(capsys):
   err = capsys.readouterr().err
   assert len(err.strip().splitlines()) == 1
   assert '--data_sources' in err
+
+
+def test_a_fetch_killed_mid_write_leaves_nothing_under_the_real_name(
+    tmp_path, serve):
+  server = serve(tmp_path)
+  for name in mnist_files.MNIST_FILES:
+    server.behaviours[name + '.gz'] = 'drip'
+  data_dir = tmp_path / 'data'
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'input_data.py'), '--input_data_dir',
+       str(data_dir), '--data_sources', server.url],
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=USER_ENV)
+  try:
+    deadline = time.monotonic() + 60
+    while not any(name.endswith('.part') for name in (
+        os.listdir(data_dir) if data_dir.exists() else [])):
+      assert time.monotonic() < deadline and process.poll() is None
+      time.sleep(0.05)
+    time.sleep(0.5)  # Well into the file.
+    process.kill()
+    process.wait()
+  finally:
+    if process.poll() is None:
+      process.kill()
+  assert not set(os.listdir(data_dir)) & set(mnist_files.MNIST_FILES)

