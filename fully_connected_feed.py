@@ -187,8 +187,16 @@ def build_model(batch_size, hidden1, hidden2, learning_rate):
                eval_summary, grid_placeholder)
 
 
-def train_step(sess, model, data_set, with_summary=False):
+def train_step(sess, model, data_set, with_summary=False, run_metadata=None):
   """Runs one step of gradient descent on the next batch of data_set.
+
+  Args:
+    sess: The session.
+    model: The Model.
+    data_set: The DataSet to take the batch from.
+    with_summary: Whether to run the loss summary too.
+    run_metadata: A RunMetadata to fill with the step's execution stats (a
+      full trace: the time and memory of every op), or None.
 
   Returns:
     loss_value: The loss of the batch, before the step.
@@ -196,16 +204,19 @@ def train_step(sess, model, data_set, with_summary=False):
   """
   feed_dict = fill_feed_dict(data_set, model.images_placeholder,
                              model.labels_placeholder)
+  options = (tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
+             if run_metadata is not None else None)
+  fetches = [model.train_op, model.loss]
   if with_summary:
-    _, loss_value, summary_str = sess.run(
-        [model.train_op, model.loss, model.summary], feed_dict=feed_dict)
-    return loss_value, summary_str
-  _, loss_value = sess.run([model.train_op, model.loss], feed_dict=feed_dict)
-  return loss_value, None
+    fetches.append(model.summary)
+  results = sess.run(fetches, feed_dict=feed_dict, options=options,
+                     run_metadata=run_metadata)
+  return results[1], results[2] if with_summary else None
 
 
 Run = collections.namedtuple('Run', [
-    'sess', 'model', 'data_sets', 'saver', 'writer', 'log_dir'])
+    'sess', 'model', 'data_sets', 'saver', 'writer', 'log_dir',
+    'trace_every'])
 
 
 def save_checkpoint(run, step):
@@ -256,11 +267,18 @@ def train_loop(run, first_step, max_steps, stop=None):
     if stop is not None and stop.poll() is not None:
       raise signals.Interrupted(signal.Signals(stop.signal_number).name, step,
                                 save_checkpoint(run, step - 1))
+    # Record execution stats now and then (as the tutorial's sibling,
+    # mnist_with_summaries.py, does): by default the step before each save.
+    traced = run.trace_every and ((step + 1) % run.trace_every == 0
+                                  or step + 1 == max_steps)
+    run_metadata = tf1.RunMetadata() if traced else None
     start_time = time.time()
     loss_value, summary_str = train_step(run.sess, run.model,
                                          run.data_sets.train,
-                                         step % LOSS_EVERY == 0)
+                                         step % LOSS_EVERY == 0, run_metadata)
     duration = time.time() - start_time
+    if traced:
+      run.writer.add_run_metadata(run_metadata, 'step%d' % step, step)
     # A NaN loss would only spread into every weight: stop, keeping the last
     # good checkpoint the latest.
     if not math.isfinite(loss_value):
@@ -305,7 +323,9 @@ def run_training(flags):
     # Signals are held off the threads that run ops, and taken between steps.
     with signals.StopRequest(shield_ops=True) as stop, \
         tf.Graph().as_default():
-      precisions = _train_in_graph(flags, data_sets, stop)
+      # The Projector follows the newest checkpoint, however training ends.
+      with tensorboard_extras.projector_follows(flags.log_dir, data_sets.test):
+        precisions = _train_in_graph(flags, data_sets, stop)
       newest = checkpoints.newest_on_disk(flags.log_dir)
       # A stop after the last step leaves the export to the command run again.
       stop.raise_if_stopped(newest, errors.after_the_last_step(
@@ -343,7 +363,8 @@ def _train_in_graph(flags, data_sets, stop):
       # resumed, but to keep that step's evaluation.
       writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
                              first_step + 1)
-      run = Run(sess, model, data_sets, saver, writer, flags.log_dir)
+      run = Run(sess, model, data_sets, saver, writer, flags.log_dir,
+                flags.trace_every)
       return train_loop(run, first_step, flags.max_steps, stop)
 
 

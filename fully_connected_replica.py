@@ -224,22 +224,34 @@ class ChiefHook(tf1.train.SessionRunHook):
     self._stop = stop
     self._last_saved = None
     self._last_evaluated = None
+    self._last_traced = None
+    self._trace_due = False
 
   def after_create_session(self, session, coord):
     step = int(session.run(self._run.model.global_step))
     # What the session starts from is on disk already (or is step 0).
-    self._last_saved = self._last_evaluated = step
+    self._last_saved = self._last_evaluated = self._last_traced = step
     if step >= self._last_step:
       print('Chief: global step %d reaches --max_steps %d: nothing to train '
             '(raise --max_steps to train on)' % (step, self._last_step))
       self._last_evaluated = None  # So that end() evaluates what there is.
 
   def before_run(self, run_context):
-    return tf1.train.SessionRunArgs(self._run.model.global_step)
+    # Execution stats of the chief's first step in each --trace_every.
+    options = (tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
+               if self._trace_due else None)
+    return tf1.train.SessionRunArgs(self._run.model.global_step,
+                                    options=options)
 
   def after_run(self, run_context, run_values):
     # The step read in the same run as the update; the last is left to end().
     step = int(run_values.results) + 1
+    if self._trace_due:
+      tf1.summary.FileWriterCache.get(self._run.log_dir).add_run_metadata(
+          run_values.run_metadata, 'step%d' % (step - 1), step - 1)
+      self._last_traced = step
+    every = self._run.trace_every
+    self._trace_due = bool(every) and step // every > self._last_traced // every
     if step < self._last_step and (
         step // self._every > self._last_saved // self._every):
       self._save_and_evaluate(run_context.session, evaluate=True)
@@ -547,7 +559,8 @@ def _monitored_session(flags, server, task_index, checkpoint, model,
   saver = tf1.train.Saver(sharded=True, save_relative_paths=True)
   checkpoints.keep_those_on_disk(saver, flags.log_dir)
   scaffold = tf1.train.Scaffold(saver=saver)
-  run = feed.Run(None, model, data_sets, saver, None, flags.log_dir)
+  run = feed.Run(None, model, data_sets, saver, None, flags.log_dir,
+                 flags.trace_every)
   hooks += [
       tf1.train.SummarySaverHook(save_steps=feed.LOSS_EVERY,
                                  output_dir=flags.log_dir, scaffold=scaffold),

@@ -10,10 +10,11 @@ machine's drift hits every variant alike:
   - the machine's float32 GEMM rate, to read each loop as a fraction of it;
   - read_data_sets on the cached, verified files;
   - one evaluation of the three splits (every one of the 70,000 examples).
-Then it alternates whole default runs (`python fully_connected_feed.py`)
-with whole runs of the tutorial ported as directly as it goes
-(benchmarks/tutorial_port.py), each split into start-up, data, training,
-evaluation and exit.
+Then it alternates whole default runs (`python fully_connected_feed.py`),
+the same without execution stats (`--trace_every 0`, to measure what
+tracing costs), and whole runs of the tutorial ported as directly as it
+goes (benchmarks/tutorial_port.py), each split into start-up, data,
+training, evaluation, the Projector's files (the project's) and exit.
 
 Each figure is the median of --repeats repetitions, with the lowest and
 highest; ratios are taken between medians of the same run.
@@ -263,11 +264,11 @@ def _run_child(what, args, **kwargs):
 
 
 _CHILD = r'''
-import json, sys, time
+import functools, json, sys, time
 sys.path.insert(0, {path!r})
 import {module} as m
 imported = time.time()
-phases = {{'data': 0.0, 'evaluation': 0.0}}
+phases = {{}}
 last = {{}}
 def timed(name, function):
   def wrapper(*args, **kwargs):
@@ -276,10 +277,13 @@ def timed(name, function):
       last[name] = function(*args, **kwargs)
       return last[name]
     finally:
-      phases[name] += time.time() - start
+      phases[name] = phases.get(name, 0.0) + time.time() - start
   return wrapper
-m.{data} = timed('data', m.{data})
-m.{evaluation} = timed('evaluation', m.{evaluation})
+for name, dotted in {timed!r}:
+  *owner, attribute = dotted.split('.')
+  holder = functools.reduce(getattr, owner, m)
+  setattr(holder, attribute, timed(name, getattr(holder, attribute)))
+  phases[name] = 0.0
 start = time.time()
 status = m.main({argv!r})
 done = time.time()
@@ -291,35 +295,40 @@ json.dump(dict(phases, imported=imported, run=done - start, done=done,
           open({out!r}, 'w'))
 '''
 
+_PROJECT_PHASES = [('data', 'read_data'), ('evaluation', 'evaluate_all'),
+                   ('projector', 'tensorboard_extras.update_projector')]
 PROGRAMS = {
-    # name: (directory, module, data function, evaluation function)
-    'project': (ROOT, 'fully_connected_feed', 'read_data', 'evaluate_all'),
-    'port': (os.path.join(ROOT, 'benchmarks'), 'tutorial_port', 'read_data',
-             'do_eval'),
+    # name: (directory, module, [(phase, function timed)], extra flags)
+    'project': (ROOT, 'fully_connected_feed', _PROJECT_PHASES, []),
+    # What recording execution stats costs: the same run without it.
+    'project untraced': (ROOT, 'fully_connected_feed', _PROJECT_PHASES,
+                         ['--trace_every', '0']),
+    'port': (os.path.join(ROOT, 'benchmarks'), 'tutorial_port',
+             [('data', 'read_data'), ('evaluation', 'do_eval')], []),
 }
 
 
 def whole_run(program, data_dir, fake_data):
   """Runs one default training process; returns its phases in seconds."""
-  path, module, data, evaluation = PROGRAMS[program]
+  path, module, phases, extra = PROGRAMS[program]
   with tempfile.TemporaryDirectory() as scratch:
     out = os.path.join(scratch, 'phases.json')
     argv = ['--log_dir', os.path.join(scratch, 'logs'),
             '--input_data_dir', data_dir] + (['--fake_data'] if fake_data
-                                            else [])
-    code = _CHILD.format(path=path, module=module, data=data,
-                         evaluation=evaluation, argv=argv, out=out)
+                                            else []) + extra
+    code = _CHILD.format(path=path, module=module, timed=phases, argv=argv,
+                         out=out)
     spawned = time.time()
     _run_child('%s run' % program, [sys.executable, '-c', code],
                stdout=subprocess.DEVNULL, cwd=scratch)
     ended = time.time()
     with open(out) as f:
       child = json.load(f)
-  training = child['run'] - child['data'] - child['evaluation']
-  return {'start-up': child['imported'] - spawned, 'data': child['data'],
-          'training': training, 'evaluation': child['evaluation'],
-          'exit': ended - child['done'], 'total': ended - spawned,
-          'test_precision': child['test_precision']}
+  named = {name: child[name] for name, _ in phases}
+  training = child['run'] - sum(named.values())
+  return dict({'start-up': child['imported'] - spawned}, **named,
+              training=training, exit=ended - child['done'],
+              total=ended - spawned, test_precision=child['test_precision'])
 
 
 # ------------------------------------------------------------- driver ----
@@ -384,7 +393,7 @@ def measure_in_process(figures, data_dir, fake_data, repeats, steps):
 
 def measure_whole_runs(figures, data_dir, fake_data, runs):
   for _ in range(runs):
-    for program in ('port', 'project'):
+    for program in PROGRAMS:
       for phase, value in whole_run(program, data_dir, fake_data).items():
         unit = '' if phase == 'test_precision' else 's'
         figures.add('%s run: %s' % (program, phase), value, unit)
@@ -402,6 +411,10 @@ def ratios(figures, loop_names):
   if 'project run: total' in figures.samples:
     result['project run / port run (wall time)'] = (
         median('project run: total') / median('port run: total'))
+    result['tracing: project run / untraced run (wall time)'] = (
+        median('project run: total') / median('project untraced run: total'))
+    result['projector: its share of the project run'] = (
+        median('project run: projector') / median('project run: total'))
   return result
 
 

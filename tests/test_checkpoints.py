@@ -151,7 +151,7 @@ def test_weights_that_overflowed_are_never_saved(tmp_path):
       data_sets = fully_connected_feed.input_data.read_data_sets(
           '', fake_data=True)
       the_run = fully_connected_feed.Run(sess, model, data_sets, saver, None,
-                                         log_dir)
+                                         log_dir, 0)
       with pytest.raises(errors.DivergedError) as error:
         fully_connected_feed.save_checkpoint(the_run, 4)
   assert error.value.args[0] == 4

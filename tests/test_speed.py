@@ -1,10 +1,13 @@
 """Tests of tutorial_support.speed: settings that change speed, never results."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
 import fully_connected_feed
 import input_data
+from test_fully_connected_feed import restore_variables, run
 from tutorial_support import speed
 
 tf1 = tf.compat.v1
@@ -36,3 +39,14 @@ def test_speed_settings_do_not_change_what_is_learned(small_data_dir,
   np.testing.assert_allclose(fast_losses, default_losses, rtol=1e-4)
   for fast, default in zip(fast_weights, default_weights):
     np.testing.assert_allclose(fast, default, rtol=1e-3, atol=1e-5)
+
+
+def test_tracing_does_not_change_what_is_learned(tmp_path, capsys):
+  final = []
+  for trace_every in (0, 1):
+    log_dir = str(tmp_path / str(trace_every))
+    assert run(capsys, '--fake_data', '--seed', 3, '--max_steps', 30,
+               '--trace_every', trace_every, '--log_dir', log_dir)[0] == 0
+    final.append(restore_variables(os.path.join(log_dir, 'model.ckpt-30')))
+  for name, value in final[0].items():
+    np.testing.assert_array_equal(value, final[1][name], err_msg=name)

@@ -6,7 +6,7 @@ here, and the programs call it in a line or two:
 
   mnist_files         fetching the four IDX files from their sources
   mnist_store         verifying them by content and installing them whole
-  file_modes          the mode of a new file under the umask
+  atomic_files        files written whole (temporary name, then rename)
   flags               the command line the programs share
   errors              one-line errors and exit statuses
   signals             Ctrl-C and SIGTERM: a clean stop between steps

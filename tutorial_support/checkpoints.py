@@ -26,8 +26,8 @@ import numpy as np
 
 import tensorflow as tf
 
+from tutorial_support import atomic_files
 from tutorial_support import errors
-from tutorial_support import file_modes
 
 tf1 = tf.compat.v1
 
@@ -369,7 +369,8 @@ def save_checkpoint(sess, saver, log_dir, global_step, extra=None):
   path = os.path.join(log_dir, 'model.ckpt-%d' % step)
   try:
     if extra is not None:
-      _write_atomically(path + _EXTRA_SUFFIX, json.dumps(extra))
+      atomic_files.write_atomically(path + _EXTRA_SUFFIX,
+                                   json.dumps(extra).encode())
     saver.save(sess, tf_path(os.path.join(log_dir, 'model.ckpt')),
                global_step=step)
   except (tf.errors.OpError, OSError) as e:
@@ -401,23 +402,6 @@ def _remove_orphan_extras(log_dir):
     if name.endswith(_EXTRA_SUFFIX) and not os.path.exists(os.path.join(
         log_dir, name[:-len(_EXTRA_SUFFIX)] + '.index')):
       os.remove(os.path.join(log_dir, name))
-
-
-def _write_atomically(path, text):
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or '.',
-                             prefix='.' + os.path.basename(path) + '.',
-                             suffix='.part')
-  try:
-    os.fchmod(fd, file_modes.new_file_mode())  # As the Saver's files are.
-    with os.fdopen(fd, 'w') as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.remove(tmp)
-    except OSError:
-      pass
-    raise
 
 
 def restore_batches(checkpoint, data_set):

@@ -174,6 +174,11 @@ def add_training_flags(parser, default_log_dir):
   parser.add_argument('--seed', type=int_flag(0, MAX_SEED), default=None,
                       help='Seed of the initial weights and the batch order, '
                       'for repeatable runs. (default: random)')
+  parser.add_argument('--trace_every', type=int_flag(0, MAX_STEPS),
+                      default=1000, help='Record the execution stats of one '
+                      'step in this many (the step before each save at the '
+                      'default) for TensorBoard\'s Graphs dashboard; 0 '
+                      'records none. (default: %(default)s)')
   parser.add_argument('--debug', action='store_true',
                       help='Show Python tracebacks on errors. (default: off)')
 

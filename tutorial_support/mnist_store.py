@@ -14,7 +14,7 @@ import tempfile
 import time
 import zlib
 
-from tutorial_support import file_modes
+from tutorial_support import atomic_files
 
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b'\x1f\x8b'
@@ -160,7 +160,7 @@ def install_verified(stream, name, spec, directory, deadline=None):
           raise storage_error(directory, e) from None
       _hash_content(stream, name, spec, write, deadline)
       try:
-        os.fchmod(fd, file_modes.new_file_mode())  # Not mkstemp's 0600.
+        os.fchmod(fd, atomic_files.new_file_mode())  # Not mkstemp's 0600.
         out.flush()
         os.fsync(out.fileno())
         os.replace(tmp, os.path.join(directory, name))

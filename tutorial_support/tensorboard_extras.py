@@ -3,12 +3,29 @@
 At each evaluation: the precision of each split as scalars, a histogram of
 every variable, and an image of test predictions, each digit labelled with
 what the model predicted (white on black if right, black on white if wrong).
+
+At the end of a training run: the Projector's view of the newest checkpoint
+(projector_follows), the last hidden layer's activations for the first
+10,000 test digits, each point labelled and drawn as its digit.
 """
 
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+
 import numpy as np
+from PIL import Image
 import tensorflow as tf
+from tensorboard.plugins import projector
 
 import mnist
+from tutorial_support import atomic_files
+from tutorial_support import checkpoints
+from tutorial_support import errors
+from tutorial_support import signals
+from tutorial_support import speed
 
 tf1 = tf.compat.v1
 
@@ -98,3 +115,146 @@ def write_evaluation_summaries(writer, sess, model, test_set, precisions,
       model.eval_summary, {model.grid_placeholder: grid[None, :, :, None]}),
                      step)
   writer.flush()
+
+
+# The Projector's run: a directory of the log dir, with an events file so
+# that TensorBoard lists it, its own checkpoint of the activations, the
+# labels and the sprite. The training checkpoints stay as they are.
+PROJECTOR_RUN = 'projector'
+PROJECTOR_EXAMPLES = 10000
+_ACTIVATIONS = 'hidden2_activations'
+
+
+@contextlib.contextmanager
+def projector_follows(log_dir, test_set):
+  """Updates the Projector to the newest checkpoint when the block ends.
+
+  However training ends, done, stopped by a signal or diverged, the
+  Projector then shows the checkpoint that a run would resume from, never an
+  older one beside it. A second Ctrl-C (stop at once) updates nothing.
+  """
+  try:
+    yield
+  except (signals.Interrupted, errors.DivergedError):
+    update_projector(log_dir, test_set)
+    raise
+  update_projector(log_dir, test_set)
+
+
+def update_projector(log_dir, test_set):
+  """Writes the Projector's view of log_dir's newest checkpoint, if not there.
+
+  Args:
+    log_dir: The training run's log dir.
+    test_set: The DataSet of the test digits.
+  """
+  checkpoint = checkpoints.newest_that_restores(log_dir)
+  run_dir = os.path.join(log_dir, PROJECTOR_RUN)
+  if checkpoint is None or _projected_checkpoint(run_dir) == checkpoint:
+    return
+  count = min(PROJECTOR_EXAMPLES, test_set.num_examples)
+  images, labels = test_set.images[:count], test_set.labels[:count]
+  activations, predictions = _last_hidden_layer(checkpoint, images)
+  os.makedirs(run_dir, exist_ok=True)
+  if not any(name.startswith('events.') for name in os.listdir(run_dir)):
+    # An events file lists the run in TensorBoard; a writer writes one only
+    # with its first event.
+    with contextlib.closing(tf1.summary.FileWriter(run_dir)) as writer:
+      writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), 0)
+  step = checkpoint.rsplit('-', 1)[1]
+  sprite = _write_sprite(run_dir, images)
+  metadata = 'labels-%s.tsv' % step
+  atomic_files.write_atomically(os.path.join(run_dir, metadata), ''.join(
+      ['label\tprediction\tcorrect\n'] + ['%d\t%d\t%s\n' % (
+          label, predicted, 'yes' if label == predicted else 'no')
+                                          for label, predicted in zip(
+                                              labels, predictions)]).encode())
+  _save_activations(run_dir, activations, step)
+  atomic_files.write_atomically(os.path.join(run_dir, 'source'),
+                                (checkpoint + '\n').encode())
+  # The plugin finds the activations' checkpoint itself, from the run's
+  # own `checkpoint` index: a path here would break when the log dir moves.
+  config = projector.ProjectorConfig()
+  embedding = config.embeddings.add(tensor_name=_ACTIVATIONS,
+                                    metadata_path=metadata)
+  embedding.sprite.image_path = sprite
+  embedding.sprite.single_image_dim.extend([mnist.IMAGE_SIZE] * 2)
+  # Written last, by the projector's own API into a new directory, then
+  # renamed into place: it names files that are all there.
+  staging = tempfile.mkdtemp(dir=run_dir, prefix='.config-')
+  projector.visualize_embeddings(staging, config)
+  written = os.path.join(staging, 'projector_config.pbtxt')
+  os.chmod(written, atomic_files.new_file_mode())
+  os.replace(written, os.path.join(run_dir, 'projector_config.pbtxt'))
+  os.rmdir(staging)
+  _remove_older(run_dir, step, sprite)
+
+
+def _projected_checkpoint(run_dir):
+  """The training checkpoint the Projector's run shows, or None."""
+  try:
+    with open(os.path.join(run_dir, 'source')) as f:
+      return f.read().strip()
+  except OSError:
+    return None
+
+
+def _last_hidden_layer(checkpoint, images):
+  """Returns hidden2's activations and the predictions of checkpoint."""
+  hidden1, hidden2 = checkpoints.hidden_sizes(checkpoint)
+  with tf.Graph().as_default() as graph:
+    images_placeholder = tf1.placeholder(tf.float32, [None, mnist.IMAGE_PIXELS])
+    logits = mnist.inference(images_placeholder, hidden1, hidden2)
+    # The last hidden layer: what the softmax layer multiplies.
+    activations = graph.get_operation_by_name(
+        'softmax_linear/MatMul').inputs[0]
+    saver = tf1.train.Saver(tf1.global_variables())
+    with tf1.Session(config=speed.session_config()) as sess:
+      saver.restore(sess, checkpoints.tf_path(checkpoint))
+      values, scores = sess.run([activations, logits],
+                                {images_placeholder: images})
+  return values, scores.argmax(axis=1)
+
+
+def _save_activations(run_dir, activations, step):
+  """Saves the activations as a checkpoint of the Projector's run."""
+  with tf.Graph().as_default():
+    initial = tf1.placeholder(tf.float32, activations.shape)
+    variable = tf1.Variable(initial, name=_ACTIVATIONS)
+    with tf1.Session() as sess:
+      sess.run(variable.initializer, {initial: activations})
+      tf1.train.Saver([variable], save_relative_paths=True).save(
+          sess, checkpoints.tf_path(os.path.join(run_dir, 'activations')),
+          global_step=int(step), write_meta_graph=False)
+
+
+def _write_sprite(run_dir, images):
+  """Writes the digits as one image, a row of 100 a line; returns its name.
+
+  Named by a digest of the digits: the same test split, the same file.
+  """
+  name = 'sprite-%s.png' % hashlib.sha256(images.tobytes()).hexdigest()[:12]
+  path = os.path.join(run_dir, name)
+  if os.path.exists(path):
+    return name
+  columns = int(np.ceil(np.sqrt(len(images))))
+  rows = -(-len(images) // columns)
+  size = mnist.IMAGE_SIZE
+  pixels = np.zeros((rows * columns, size, size), np.uint8)
+  pixels[:len(images)] = np.round(255 * images.reshape(-1, size, size))
+  grid = pixels.reshape(rows, columns, size, size).swapaxes(1, 2).reshape(
+      rows * size, columns * size)
+  buffer = io.BytesIO()
+  Image.fromarray(grid).save(buffer, format='PNG')
+  atomic_files.write_atomically(path, buffer.getvalue())
+  return name
+
+
+def _remove_older(run_dir, step, sprite):
+  """Removes the files of the Projector's earlier steps (its own only)."""
+  for name in os.listdir(run_dir):
+    if ((name.startswith(('activations-', 'labels-'))
+         and not name.startswith(('activations-%s.' % step,
+                                  'labels-%s.' % step)))
+        or (name.startswith('sprite-') and name != sprite)):
+      os.remove(os.path.join(run_dir, name))
