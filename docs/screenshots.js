@@ -1,0 +1,49 @@
+// Takes the README's two TensorBoard screenshots, as a person would see them.
+//
+// With a default run's log dir served by `tensorboard --logdir
+// logs/fully_connected_feed --port 6006`, Debian's chromium installed, and
+// playwright-core from npm (npm install playwright-core@1.64.1):
+//   node docs/screenshots.js
+const { chromium } = require('playwright-core');
+
+const OPTIONS = ['--no-sandbox', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--enable-unsafe-swiftshader', '--use-gl=angle',
+  '--use-angle=swiftshader'];
+
+async function graphs(page) {
+  await page.goto('http://127.0.0.1:6006/#graphs', {waitUntil: 'networkidle'});
+  await page.waitForTimeout(4000);
+  await page.locator('paper-dropdown-menu').nth(1).click();  // Tag
+  await page.locator('paper-item', {hasText: 'step1999'}).click();
+  await page.waitForTimeout(3000);
+  await page.locator('paper-radio-button', {hasText: 'Compute time'}).click();
+  await page.waitForTimeout(2000);
+  await page.screenshot({path: 'tensorboard-graphs-profile.png'});
+}
+
+async function projector(page) {
+  await page.goto('http://127.0.0.1:6006/#projector',
+                  {waitUntil: 'networkidle'});
+  await page.waitForTimeout(8000);
+  const frame = page.frames().find(f => f.url().includes('projector_binary'));
+  const menus = frame.locator('paper-dropdown-menu');
+  await menus.nth(0).click();  // Run
+  await frame.locator('paper-item:visible', {hasText: 'projector'}).first()
+      .click();
+  await page.waitForTimeout(20000);
+  await menus.nth(3).click();  // Color by
+  await frame.locator('paper-item:visible', {hasText: /^\s*label/}).first()
+      .click();
+  await page.waitForTimeout(3000);
+  await page.screenshot({path: 'tensorboard-projector.png'});
+}
+
+(async () => {
+  const browser = await chromium.launch(
+      {executablePath: '/usr/bin/chromium', args: OPTIONS});
+  const page = await browser.newPage({viewport: {width: 1400, height: 900}});
+  await graphs(page);
+  await projector(page);
+  await browser.close();
+})();
