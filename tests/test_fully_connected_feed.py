@@ -239,6 +239,7 @@ def test_help_lists_every_flag_with_its_default(capsys):
               '--log_dir': fully_connected_feed.DEFAULT_LOG_DIR,
               '--train_dir': 'none',
               '--fake_data': 'off', '--seed': 'random', '--debug': 'off',
+              '--trace_every': '1000',
               '--eval_only': 'off', '--export_dir': 'no export'}
   assert sorted(helps) == sorted(expected)
   for flag, default in expected.items():
