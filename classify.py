@@ -48,9 +48,13 @@ def image_paths(arguments):
   """
   for argument in arguments:
     if os.path.isdir(argument):
-      names = sorted(name for name in os.listdir(argument)
-                     if name.lower().endswith(IMAGE_SUFFIXES)
-                     and os.path.isfile(os.path.join(argument, name)))
+      try:
+        names = sorted(name for name in os.listdir(argument)
+                       if name.lower().endswith(IMAGE_SUFFIXES)
+                       and os.path.isfile(os.path.join(argument, name)))
+      except OSError as e:
+        yield argument, 'unreadable directory (%s)' % e.strerror
+        continue
       if not names:
         yield argument, 'directory holds no images (%s)' % ', '.join(
             IMAGE_SUFFIXES)

@@ -33,6 +33,8 @@ tf = startup.import_tensorflow()
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
 
 import drawn_digits
 import input_data
@@ -43,6 +45,9 @@ from tutorial_support import flags as flag_types
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 FORMATS = ('png', 'jpg', 'bmp', 'gif', 'tiff', 'webp')
+# Typefaces for printed digits: DejaVu where the system has it, and
+# Pillow's own (Aileron), which every install has.
+FONT_DIR = '/usr/share/fonts/truetype/dejavu'
 
 
 def classified_inputs(pictures, directory):
@@ -91,6 +96,34 @@ def drawn_inputs(count, seed, directory):
   return inputs, naive, np.where(classified, digits, -1), digits
 
 
+def fonts():
+  """Returns the typefaces printed digits are set in."""
+  found = sorted(os.path.join(FONT_DIR, name) for name in (
+      os.listdir(FONT_DIR) if os.path.isdir(FONT_DIR) else [])
+                 if name.endswith('.ttf'))
+  return [ImageFont.truetype(path, 120) for path in found] + [
+      ImageFont.load_default(120)]
+
+
+def printed_pictures():
+  """Every digit in every typeface, dark on light and light on dark.
+
+  Returns:
+    [(name, image, suffix)], and the digits.
+  """
+  pictures, digits = [], []
+  for index, font in enumerate(fonts()):
+    for digit in range(10):
+      for ink, paper in ((20, 235), (235, 20)):
+        page = Image.new('L', (200, 200), paper)
+        ImageDraw.Draw(page).text((100, 100), str(digit), fill=ink,
+                                  font=font, anchor='mm')
+        pictures.append(('printed-%d-%d-%d' % (index, digit, ink), page,
+                         'png'))
+        digits.append(digit)
+  return pictures, np.array(digits)
+
+
 def naive_input(image):
   gray = image.convert('L').resize((28, 28), Image.Resampling.BILINEAR)
   return np.asarray(gray, np.float32).reshape(784) / 255.0
@@ -134,6 +167,8 @@ def print_table(scores, count, models):
   print(table_line('MNIST test split, all 10,000', scores['test']))
   print(table_line('drawn digits, classify.py', scores['drawn']))
   print(table_line('drawn digits, naive resize', scores['naive']))
+  print(table_line('printed digits (%d typefaces), classify.py'
+                   % len(fonts()), scores['printed']))
 
 
 def main(argv=None):
@@ -159,11 +194,14 @@ def main(argv=None):
     rendered = kind_inputs(images.reshape(-1, 28, 28), flags.seed, directory)
     drawn, naive, drawn_answers, drawn_labels = drawn_inputs(
         flags.drawn, flags.seed, directory)
+    printed, printed_digits = printed_pictures()
+    printed, classified = classified_inputs(printed, directory)
   # A picture classify.py refuses is given an answer no model gives: -1.
   sets = {kind: (inputs, np.where(classified, digits, -1))
           for kind, (inputs, classified) in rendered.items()}
   sets.update(reference=(images, digits), test=(test.images, test.labels),
-              drawn=(drawn, drawn_answers), naive=(naive, drawn_labels))
+              drawn=(drawn, drawn_answers), naive=(naive, drawn_labels),
+              printed=(printed, np.where(classified, printed_digits, -1)))
   print_table(measure(flags.log_dir, sets), flags.digits, len(flags.log_dir))
   return 0
 

@@ -1,11 +1,16 @@
 """Tests of tutorial_support.digit_images: MNIST's preprocessing of any picture."""
 
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
+from PIL import ImageFilter
 
 from drawn_digits import draw_digit
+import picture_kinds
 from tutorial_support import digit_images
+from tutorial_support import picture_files
 
 
 def ink_stroke_image(size=(120, 160), mode='L', ink=30, paper=235,
@@ -37,7 +42,7 @@ def test_the_digit_fits_20_by_20_centred_by_its_mass(digit):
   cols = np.flatnonzero(field.max(axis=0) > 0.05)
   assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) <= 20 + 1
   row, col = centre_of_mass(field)
-  assert abs(row - 13.5) <= 0.5 and abs(col - 13.5) <= 0.5
+  assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5  # As MNIST's.
   assert field.max() > 0.9  # Full ink, as MNIST's strokes.
   assert field.min() == 0  # Background at zero.
 
@@ -117,9 +122,175 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
     digit_images.mnist_input(str(path))
 
 
+def test_a_picture_too_large_to_decode_affordably_is_refused_at_once(
+    tmp_path):
+  path = tmp_path / 'wide.png'
+  Image.new('1', (9400, 9400), 1).save(path)
+  start = time.time()
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(path))
+  assert time.time() - start < 1
+  assert str(refused.value) == (
+      'image is 9400 x 9400 pixels (88.4 megapixels), over the 25 megapixels '
+      'classify.py decodes at full scale (only JPEG is read at reduced '
+      'scale; shrink it first)')
+
+
+def test_a_tiny_gif_claiming_a_huge_screen_is_refused_at_once(tmp_path):
+  path = tmp_path / 'tiny.gif'
+  path.write_bytes(b'GIF89a\xb8\x24\xb8\x24\x80\x00\x00\x00\x00\x00\xff\xff'
+                   b'\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;')
+  assert path.stat().st_size == 35
+  start = time.time()
+  with pytest.raises(digit_images.NotADigitError, match='9400 x 9400'):
+    digit_images.mnist_input(str(path))
+  assert time.time() - start < 1
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale(tmp_path):
+  path = tmp_path / 'photo.jpg'
+  ink_stroke_image(size=(6000, 4500), box=(2700, 1200, 3300, 3300)).save(
+      path, quality=80)
+  gray = picture_files.read_gray(str(path))
+  assert max(gray.shape) <= picture_files.WORKING_SIDE
+  assert gray.shape[1] / gray.shape[0] == pytest.approx(6000 / 4500, rel=0.01)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert field[:, 13:15].sum() > field[:, :5].sum() + 10
+
+
+def test_an_unreadable_file_is_named_so_not_damaged(tmp_path, monkeypatch):
+  path = tmp_path / 'locked.png'
+  ink_stroke_image().save(path)
+
+  def refuse(*unused_args, **unused_kwargs):
+    raise PermissionError(13, 'Permission denied')
+  # As root the test cannot take the permission away; open() refuses instead.
+  monkeypatch.setattr(picture_files, 'open', refuse, raising=False)
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(path))
+  assert str(refused.value) == 'unreadable (Permission denied)'
+
+
+def test_a_directory_given_as_a_picture_is_unreadable(tmp_path):
+  with pytest.raises(digit_images.NotADigitError, match='^unreadable'):
+    digit_images.read_gray(str(tmp_path))
+
+
 def test_thin_pen_strokes_are_widened_to_mnists():
   thin = np.zeros((400, 300), np.float32)
   thin[40:360, 148:152] = 1  # A ballpoint '1': 4 pixels wide, 320 high.
   evened = digit_images.even_strokes(digit_images.crop_to_ink(thin))
   assert digit_images.stroke_width(evened) >= 0.8 * (
       digit_images.PEN_SHARE * digit_images.WORKING_SIZE)
+
+
+def ink_box(field, level=0.05):
+  """(height, width) of the box of field's ink above level."""
+  rows = np.flatnonzero(field.max(axis=1) > level)
+  cols = np.flatnonzero(field.max(axis=0) > level)
+  return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+@pytest.mark.parametrize('digit, seed', [(1, 0), (1, 3), (7, 1), (7, 5)])
+def test_a_tall_thin_digit_keeps_its_height_to_width_ratio(digit, seed):
+  rng = np.random.default_rng(seed)
+  # A pen of MNIST's width (a tenth of the height), so none is added.
+  ink = np.asarray(draw_digit(digit, rng, size=(300, 300), style='app_dark'),
+                   np.float32) / 255.0
+  height, width = ink_box(ink, 0.5)
+  assert height > 1.4 * width  # Tall and thin indeed.
+  field = prepare(Image.fromarray(np.uint8(255 - 255 * ink), 'L'))
+  out_height, out_width = ink_box(field, 0.5)
+  assert out_height == pytest.approx(20, abs=1)
+  assert out_width == pytest.approx(out_height * width / height, abs=1)
+
+
+def mnist_like(ink):
+  """ink made an MNIST digit by MNIST's recipe, written out independently:
+  its box fitted to 20 x 20 with the aspect ratio kept, antialiased, then
+  placed so that its centre of mass is within half a pixel of (14, 14)."""
+  rows = np.flatnonzero(ink.max(axis=1) > 0)
+  cols = np.flatnonzero(ink.max(axis=0) > 0)
+  box = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+  factor = 20.0 / max(box.shape)
+  size = (max(1, round(box.shape[1] * factor)),
+          max(1, round(box.shape[0] * factor)))
+  small = np.asarray(Image.fromarray(np.uint8(255 * box)).resize(
+      size, Image.Resampling.BOX), np.float32) / 255.0
+  row, col = centre_of_mass(small)
+  top, left = int(round(14 - row)), int(round(14 - col))
+  field = np.zeros((28, 28), np.float32)
+  field[top:top + small.shape[0], left:left + small.shape[1]] = small
+  return field
+
+
+@pytest.mark.parametrize('seed', range(10))
+def test_an_mnist_digit_comes_back_as_it_was(seed):
+  rng = np.random.default_rng(seed)
+  ink = np.asarray(draw_digit(seed, rng, size=(200, 200), style='app_dark'),
+                   np.float32) / 255.0
+  mnist = mnist_like(ink)
+  field = prepare(Image.fromarray(np.uint8(np.round(255 * mnist)), 'L'))
+  assert np.abs(field - mnist).mean() < 0.005
+  assert np.abs(field - mnist).max() < 0.02
+
+
+@pytest.mark.parametrize('digit', (2, 3, 7))
+def test_a_photo_with_a_shadow_and_grain_is_the_clean_digit(digit):
+  # The issue's 640 x 480 photo: the shadow darkens the page from 200 to
+  # 140, grain of +-25, a slight blur, a dark digit.
+  rng = np.random.default_rng(digit)
+  ink = np.asarray(draw_digit(digit, rng, size=(640, 480), style='app_dark'),
+                   np.float32) / 255.0
+  page = np.linspace(200, 140, 640)[None, :] * (1 - 0.85 * ink)
+  page += rng.uniform(-25, 25, page.shape)
+  photo = Image.fromarray(np.uint8(np.clip(page, 0, 255)), 'L').filter(
+      ImageFilter.GaussianBlur(0.8))
+  clean = prepare(Image.fromarray(np.uint8(255 * ink), 'L'))
+  field = prepare(photo)
+  assert ink_box(field) in (ink_box(clean), (20, ink_box(clean)[1] + 1),
+                            (20, ink_box(clean)[1] - 1))
+  assert np.abs(field - clean).mean() < 0.05
+
+
+def digit_picture(mode, dtype_range):
+  """A dark '1' on light paper, in a 16-bit, 32-bit or float mode."""
+  gray = np.asarray(ink_stroke_image(), np.float64) / 255.0
+  low, high = dtype_range
+  return Image.fromarray((low + (high - low) * gray).astype(
+      {'I;16': np.uint16, 'I': np.int32, 'F': np.float32}[mode]), mode)
+
+
+@pytest.mark.parametrize('mode, value_range, suffix', [
+    ('I;16', (0, 65535), 'png'), ('I;16', (0, 65535), 'tiff'),
+    ('I;16', (0, 4095), 'png'),  # A 12-bit camera's values in 16 bits.
+    ('I', (0, 65535), 'tiff'), ('F', (0, 1), 'tiff'), ('F', (0, 255), 'tiff'),
+    ('F', (-1, 1), 'tiff')])
+def test_wide_modes_are_scaled_by_their_range(mode, value_range, suffix,
+                                             tmp_path):
+  path = tmp_path / ('one.' + suffix)
+  digit_picture(mode, value_range).save(path)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  expected = prepare(ink_stroke_image())
+  assert np.abs(field - expected).max() < 0.05
+
+
+@pytest.mark.parametrize('mode', ['I;16B', 'I;16L'])
+def test_16_bit_byte_orders_are_read(mode, tmp_path):
+  path = tmp_path / 'one.tiff'
+  digit_picture('I;16', (0, 65535)).convert(mode).save(path)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert np.abs(field - prepare(ink_stroke_image())).max() < 0.05
+
+
+@pytest.mark.parametrize('kind', [name for name, _, _ in picture_kinds.KINDS])
+def test_each_kind_of_picture_gives_the_digit(kind, tmp_path):
+  rng = np.random.default_rng(11)
+  mnist = mnist_like(np.asarray(draw_digit(
+      4, rng, size=(200, 200), style='app_dark'), np.float32) / 255.0)
+  render = dict((name, f) for name, f, _ in picture_kinds.KINDS)[kind]
+  image, suffix = render(mnist, rng)
+  path = tmp_path / ('four.' + suffix)
+  image.save(path)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert np.abs(field - mnist).mean() < 0.06

@@ -7,8 +7,8 @@ compressed data); a picture that cannot be, and whose header promises more
 than MAX_DECODED_PIXELS, is refused before any of it is decoded. What is
 decoded is shrunk at once to at most WORKING_SIDE pixels on its longer side,
 then turned upright as its EXIF says, transparency composited onto white,
-and made gray levels in [0, 1]: 8-bit modes by 255, 16-bit, 32-bit and float
-modes by the range their values use (not clipped at 255).
+and made gray levels in [0, 1]: 8-bit modes by 255; 16-bit, 32-bit and float
+modes by the range their values span, lowest to highest (not clipped at 255).
 
 This module knows no digits and no TensorFlow: it reads pictures.
 """
@@ -30,10 +30,6 @@ MAX_DECODED_PIXELS = 25_000_000
 WORKING_SIDE = 640
 # Modes whose values are not 0..255; they are scaled by the range they use.
 WIDE_MODES = ('I', 'F', 'I;16', 'I;16L', 'I;16B', 'I;16N')
-# The ranges a picture's values are taken to span, the smallest that holds
-# them: float pictures in 0..1, 8-bit, 16-bit.
-NOMINAL_RANGES = (1.0, 255.0, 65535.0)
-
 
 class UnreadablePictureError(ValueError):
   """The file cannot be read, is no picture Pillow decodes, or is too large."""
@@ -136,15 +132,15 @@ def _has_transparency(image):
 
 
 def _scaled_to_unit(image):
-  """Returns a 16-bit, 32-bit or float image as mode F in [0, 1]."""
+  """Returns a 16-bit, 32-bit or float image as mode F in [0, 1].
+
+  Such values have no fixed range (a 12-bit camera fills 0..4095 of 16 bits;
+  a float picture may be 0..1, 0..255 or anything), so their own lowest and
+  highest are taken as black and white.
+  """
   values = np.asarray(image, dtype=np.float32)
   low, high = float(values.min()), float(values.max())
-  if low >= 0:
-    span = next((r for r in NOMINAL_RANGES if high <= r), high)
-    low = 0.0
-  else:
-    span = high - low  # Values below zero: no nominal range holds them.
-  return Image.fromarray((values - low) / max(span, 1e-12), mode='F')
+  return Image.fromarray((values - low) / max(high - low, 1e-12), mode='F')
 
 
 def _gray_levels(image):
