@@ -52,6 +52,8 @@ BACKGROUND_GRID = 128
 BACKGROUND_WINDOW = 0.4
 # Ink in pieces smaller than this share of the largest piece's is a speck.
 SPECK_SHARE = 0.1
+# Ink beside fewer ink pixels than this, in a noisy picture, is grain.
+NEIGHBOURS = 2
 # Components are found on a grid this many cells on its longer side.
 COMPONENT_GRID = 96
 # The side of the working size at which strokes are evened, and MNIST's pen
@@ -99,8 +101,10 @@ def background(gray, paper_is_light):
 
   On a coarse grid (which averages grain away), a closing (the brightest
   cell nearby, then the darkest of those) for light paper, an opening for a
-  dark canvas: both keep a gradual shadow and a shadow's edge where they are,
-  and take out any stroke narrower than the window.
+  dark canvas, takes out every stroke narrower than its window and keeps a
+  shadow's edge where it is. Cells within the noise of that are paper and
+  keep their own level (the closing flattens a page's darker edges); the
+  others, ink, take the mean of the paper around them.
 
   Returns:
     float32, the shape of gray.
@@ -113,10 +117,17 @@ def background(gray, paper_is_light):
       grid, Image.Resampling.BOX), dtype=np.float32)
   window = 2 * int(BACKGROUND_WINDOW * min(coarse.shape) / 2) + 1
   first, second = (np.max, np.min) if paper_is_light else (np.min, np.max)
-  coarse = _window_extreme(_window_extreme(coarse, window, first), window,
+  closed = _window_extreme(_window_extreme(coarse, window, first), window,
                            second)
-  return np.asarray(Image.fromarray(coarse, mode='F').resize(
-      (width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+  stands_out = np.abs(coarse - closed)
+  paper = stands_out <= NOISE_SIGMAS * max(noise_of(stands_out)[1], 1e-3)
+  around = (_window_extreme(np.where(paper, coarse, 0), window, np.mean) /
+            np.maximum(_window_extreme(paper.astype(np.float32), window,
+                                       np.mean), 1e-6))
+  estimate = np.where(paper, coarse, np.where(around > 0, around, closed))
+  return np.asarray(Image.fromarray(estimate.astype(np.float32), mode='F')
+                    .resize((width, height), Image.Resampling.BILINEAR),
+                    dtype=np.float32)
 
 
 def as_ink(gray):
@@ -144,25 +155,36 @@ def noise_of(values):
   return middle, 1.4826 * float(np.median(np.abs(values - middle)))
 
 
-def level(ink):
-  """Keeps the digit's ink: its level made full, the background's noise none.
+Levels = collections.namedtuple('Levels', ['background', 'noise', 'strokes',
+                                           'mask'])
 
-  What stands less than NOISE_SIGMAS of the noise above the background is
-  no ink, and so is anything outside digit_mask(). The strokes' own level
-  (not the odd brightest speck) is full ink; their edges keep their grey.
+
+def measure_ink(ink):
+  """Measures the background's level and noise, and the strokes' own level.
+
+  Returns:
+    Levels: background and noise robustly over the picture (most of it is
+    background); strokes, the level most of the digit's ink reaches (not the
+    odd brightest speck); mask, where the digit is (digit_mask()).
 
   Raises:
     NotADigitError: If nothing stands out from the background (no ink).
   """
-  middle, noise = noise_of(ink)
-  floor = middle + NOISE_SIGMAS * noise
+  background_level, noise = noise_of(ink)
   mask = digit_mask(ink)
-  strokes = ink[mask & (ink > floor)]
-  top = float(np.percentile(strokes, 95)) if strokes.size else floor
-  if top - middle < max(MIN_CONTRAST, 2 * NOISE_SIGMAS * noise):
+  strokes = ink[mask & (ink > background_level + NOISE_SIGMAS * noise)]
+  top = float(np.percentile(strokes, 95)) if strokes.size else 0.0
+  if top - background_level < max(MIN_CONTRAST, 2 * NOISE_SIGMAS * noise):
     raise NotADigitError('no ink found (a blank page?)')
-  return np.where(mask, np.clip((ink - floor) / (top - floor), 0.0, 1.0),
-                  0.0).astype(np.float32)
+  return Levels(background_level, noise, top, mask)
+
+
+def level(ink, levels):
+  """Maps the background to 0 and the strokes' level to 1, outside the digit
+  to 0; the strokes' antialiased edges keep their grey. Noise is left, both
+  ways, for scale_into_box() to average away before it is taken out."""
+  relative = (ink - levels.background) / (levels.strokes - levels.background)
+  return np.where(levels.mask, relative, 0.0).astype(np.float32)
 
 
 def _components(mask):
@@ -212,28 +234,64 @@ def digit_mask(ink):
                                                       :ink.shape[1]]
 
 
-def crop_to_ink(levelled):
-  """Cuts levelled to the smallest box that holds all of its ink."""
-  rows = np.flatnonzero(levelled.max(axis=1) > 0)
-  cols = np.flatnonzero(levelled.max(axis=0) > 0)
-  if not rows.size:
+def crop_to_ink(levelled, noise=0.0):
+  """Cuts levelled to the box of its ink, as MNIST's box was drawn.
+
+  MNIST's digits were scanned sharp: their box is that of the strokes, and
+  the grey of antialiasing adds at most a pixel of the 20 x 20 around it.
+  So the box is that of the strokes' half level, widened by half a pixel of
+  the 20 x 20 to each side, but never past ink: pixels NOISE_SIGMAS of the
+  noise above 0 with at least NEIGHBOURS such pixels around them (grain left
+  beside the digit is no ink, an MNIST digit's faint corner is).
+  """
+  ink = levelled > NOISE_SIGMAS * noise
+  if noise > 0:
+    ink &= _window_extreme(ink.astype(np.float32), 3, np.sum) >= NEIGHBOURS + 1
+  strokes = (levelled >= 0.5) & ink
+  if not strokes.any():
     raise NotADigitError('no ink found (a blank page?)')
-  return levelled[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+  top, bottom, left, right = _box(strokes)
+  margin = int(np.ceil(max(bottom - top, right - left) / (2.0 * DIGIT_BOX)))
+  outer = _box(ink)
+  top, left = max(top - margin, outer[0]), max(left - margin, outer[2])
+  bottom, right = min(bottom + margin, outer[1]), min(right + margin, outer[3])
+  return levelled[top:bottom, left:right]
+
+
+def _box(mask):
+  """(top, bottom, left, right) of mask's True pixels, bottom and right past
+  the last."""
+  rows = np.flatnonzero(mask.any(axis=1))
+  cols = np.flatnonzero(mask.any(axis=0))
+  return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def noise_at_scale(ink, mask, factor):
+  """The noise of ink's background (outside mask) once shrunk by factor:
+  grain averages away as the digit is scaled into its box."""
+  if factor <= 1:
+    return noise_of(ink[~mask])[1] if (~mask).any() else 0.0
+  height, width = ink.shape
+  size = (max(1, int(width / factor)), max(1, int(height / factor)))
+  shrunk, covered = (np.asarray(Image.fromarray(array.astype(np.float32),
+                                                mode='F').resize(
+                                                    size, Image.Resampling.BOX))
+                     for array in (ink, mask))
+  background_cells = shrunk[covered == 0]
+  return noise_of(background_cells)[1] if background_cells.size else 0.0
 
 
 def _resize_to_fit(array, box):
+  """array resized to fit box x box, keeping its aspect ratio (Lanczos)."""
   height, width = array.shape
   factor = box / float(max(height, width))
   size = (max(1, int(round(width * factor))),
           max(1, int(round(height * factor))))
   if size == (width, height):
-    return array  # An MNIST digit's box is 20 already: left as it is.
+    return array
   image = Image.fromarray(array.astype(np.float32), mode='F')
-  resized = np.clip(np.asarray(image.resize(
-      size, Image.Resampling.LANCZOS, reducing_gap=3.0)), 0.0, 1.0)
-  # Lanczos rings faintly beside sharp edges; MNIST's background is 0.
-  resized[resized < RINGING] = 0.0
-  return resized
+  return np.asarray(image.resize(size, Image.Resampling.LANCZOS,
+                                 reducing_gap=3.0), np.float32)
 
 
 def stroke_width(ink):
@@ -258,7 +316,7 @@ def even_strokes(cropped, size=WORKING_SIZE):
   A thin digit is brought to fit size x size first, its strokes measured
   and widened there.
   """
-  working = _resize_to_fit(cropped, size)
+  working = np.clip(_resize_to_fit(cropped, size), 0.0, 1.0)
   # Strokes thinned to faint lines by the resize count at their full ink.
   strongest = float(working.max())
   if strongest > 0:
@@ -275,9 +333,18 @@ def even_strokes(cropped, size=WORKING_SIZE):
                     np.float32) / 255.0
 
 
-def scale_into_box(evened, box=DIGIT_BOX):
-  """Scales evened to fit box x box, keeping its aspect ratio, antialiased."""
-  return _resize_to_fit(evened, box)
+def scale_into_box(evened, noise=0.0, box=DIGIT_BOX):
+  """Scales evened to fit box x box, keeping its aspect ratio, antialiased.
+
+  What the scaling leaves of the background's noise (noise, at this scale),
+  and Lanczos's faint ringing beside sharp edges, are taken out: MNIST's
+  background is 0. A digit that fits box x box already is left as it is.
+  """
+  scaled = _resize_to_fit(evened, box)
+  if scaled is evened:
+    return np.clip(evened, 0.0, 1.0)
+  floor = max(RINGING, NOISE_SIGMAS * noise)
+  return np.clip((scaled - floor) / (1.0 - floor), 0.0, 1.0)
 
 
 def centre_by_mass(scaled, size=MNIST_SIZE):
@@ -303,10 +370,14 @@ def centre_by_mass(scaled, size=MNIST_SIZE):
 def preprocess(gray):
   """Runs every stage on a gray image; returns them all, as Stages."""
   ink = as_ink(gray)
-  levelled = level(ink)
-  cropped = crop_to_ink(levelled)
+  levels = measure_ink(ink)
+  levelled = level(ink, levels)
+  contrast = levels.strokes - levels.background
+  cropped = crop_to_ink(levelled, levels.noise / contrast)
   evened = even_strokes(cropped)
-  scaled = scale_into_box(evened)
+  grain = noise_at_scale(ink, levels.mask,
+                         max(cropped.shape) / float(DIGIT_BOX))
+  scaled = scale_into_box(evened, grain / contrast)
   return Stages(gray, ink, levelled, cropped, evened, scaled,
                 centred=centre_by_mass(scaled))
 
