@@ -52,6 +52,8 @@ BACKGROUND_GRID = 128
 BACKGROUND_WINDOW = 0.4
 # Ink in pieces smaller than this share of the largest piece's is a speck.
 SPECK_SHARE = 0.1
+# Half a level of an 8-bit picture: what a flawless page's rounding leaves.
+QUANTUM = 0.5 / 255
 # Ink beside fewer ink pixels than this, in a noisy picture, is grain.
 NEIGHBOURS = 2
 # Components are found on a grid this many cells on its longer side.
@@ -244,7 +246,7 @@ def crop_to_ink(levelled, noise=0.0):
   noise above 0 with at least NEIGHBOURS such pixels around them (grain left
   beside the digit is no ink, an MNIST digit's faint corner is).
   """
-  ink = levelled > NOISE_SIGMAS * noise
+  ink = levelled > max(NOISE_SIGMAS * noise, QUANTUM)
   if noise > 0:
     ink &= _window_extreme(ink.astype(np.float32), 3, np.sum) >= NEIGHBOURS + 1
   strokes = (levelled >= 0.5) & ink

@@ -27,7 +27,7 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 MAX_DECODED_PIXELS = 25_000_000
 # The longer side of the picture the digit is found in: a digit that fills a
 # fifth of it is still 100 pixels high, five times MNIST's 20.
-WORKING_SIDE = 640
+WORKING_SIDE = 1024
 # Modes whose values are not 0..255; they are scaled by the range they use.
 WIDE_MODES = ('I', 'F', 'I;16', 'I;16L', 'I;16B', 'I;16N')
 
@@ -66,7 +66,9 @@ def _decode(f):
         _draft(image)
         _check_affordable(image)
         image.load()
-        small = _shrink(image)
+        gray = gray_of(image)
+  except UnreadablePictureError:
+    raise
   except (Image.DecompressionBombError, Image.DecompressionBombWarning):
     raise UnreadablePictureError(
         'image is too large to decode (over %d pixels: a decompression '
@@ -76,7 +78,13 @@ def _decode(f):
   except (OSError, SyntaxError, ValueError) as e:
     # Pillow reports truncated or corrupt data as OSError or SyntaxError.
     raise UnreadablePictureError('damaged image (%s)' % e) from None
-  return _upright(_gray_levels(small), orientation)
+  return _upright(gray, orientation)
+
+
+def gray_of(image):
+  """Returns a decoded Pillow image as float32 gray levels in [0, 1], its
+  longer side at most WORKING_SIDE, transparency composited onto white."""
+  return _gray_levels(_shrink(image))
 
 
 def _draft(image):
