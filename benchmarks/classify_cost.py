@@ -65,9 +65,12 @@ def write_pictures(directory):
     save('JPEG %d x %d (%.0f MP)' % (width, height, width * height / 1e6),
          'photo-%d.jpg' % width, photo(width, height), quality=90)
   save('PNG 5000 x 5000 (25 MP)', 'large.png', photo(5000, 5000))
-  save('TIFF 16-bit 4000 x 3000', 'large16.tif',
-       Image.fromarray(np.asarray(photo(4000, 3000), np.uint16) * 257))
-  save('WebP 4000 x 3000', 'large.webp', photo(4000, 3000), quality=80)
+  save('TIFF 16-bit 5000 x 5000 (25 MP)', 'large16.tif',
+       Image.fromarray(np.asarray(photo(5000, 5000), np.uint16) * 257))
+  save('TIFF float 5000 x 5000 (25 MP)', 'largef.tif',
+       Image.fromarray(np.asarray(photo(5000, 5000), np.float32) / 255))
+  save('WebP 5000 x 5000 (25 MP)', 'large.webp', photo(5000, 5000),
+       quality=80)
   Image.MAX_IMAGE_PIXELS = None  # To write it; classify.py keeps its limit.
   save('PNG 9400 x 9400 RGBA', 'huge.png',
        Image.new('RGBA', (9400, 9400), (255, 255, 255, 255)))

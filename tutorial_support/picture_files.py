@@ -62,9 +62,11 @@ def _decode(f):
       # Pillow only warns between its limit and twice it; refuse both.
       warnings.simplefilter('error', Image.DecompressionBombWarning)
       with Image.open(f) as image:
-        orientation = image.getexif().get(0x0112, 1)
         _draft(image)
         _check_affordable(image)
+        # After the check: a PNG's EXIF may follow its pixels, so reading it
+        # decodes them.
+        orientation = image.getexif().get(0x0112, 1)
         image.load()
         gray = gray_of(image)
   except UnreadablePictureError:
@@ -117,7 +119,8 @@ def _shrink(image):
   cannot be averaged); transparency is kept until the picture is small.
   """
   if image.mode in WIDE_MODES:
-    image = _scaled_to_unit(image)
+    # 32-bit integers shrink as 16-bit ones cannot; scaled once small.
+    image = image if image.mode in ('I', 'F') else image.convert('I')
   elif _has_transparency(image):
     image = image.convert('RGBA')
   elif image.mode not in ('L', 'RGB'):
@@ -140,7 +143,7 @@ def _has_transparency(image):
 
 
 def _scaled_to_unit(image):
-  """Returns a 16-bit, 32-bit or float image as mode F in [0, 1].
+  """Returns a 32-bit or float image as float32 gray levels in [0, 1].
 
   Such values have no fixed range (a 12-bit camera fills 0..4095 of 16 bits;
   a float picture may be 0..1, 0..255 or anything), so their own lowest and
@@ -148,13 +151,13 @@ def _scaled_to_unit(image):
   """
   values = np.asarray(image, dtype=np.float32)
   low, high = float(values.min()), float(values.max())
-  return Image.fromarray((values - low) / max(high - low, 1e-12), mode='F')
+  return (values - low) / max(high - low, 1e-12)
 
 
 def _gray_levels(image):
-  """Returns a small image (L, RGB, RGBA or F) as float32 gray in [0, 1]."""
-  if image.mode == 'F':
-    return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+  """Returns a small image (L, RGB, RGBA, I or F) as float32 gray in [0, 1]."""
+  if image.mode in ('I', 'F'):
+    return _scaled_to_unit(image)
   if image.mode == 'RGBA':
     white = Image.new('RGBA', image.size, (255, 255, 255, 255))
     image = Image.alpha_composite(white, image)
