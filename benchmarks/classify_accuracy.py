@@ -9,7 +9,8 @@ canvas; photos with a shadow and grain; phone-sized JPEGs; 1-bit scans;
 classify.py does and sets each kind's accuracy beside the reference: the
 same model on the same digits fed directly, as MNIST gives them. Also the
 digits tests/drawn_digits.py draws (no MNIST in them), through classify.py
-and by the naive resize. With several --log_dir (models trained with
+and by the naive resize, and printed digits (every DejaVu typeface the
+system has, and Pillow's own). With several --log_dir (models trained with
 different --seed), each figure is their mean, with the lowest and highest.
 
   for s in 1 2 3 4 5; do

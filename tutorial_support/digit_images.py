@@ -7,7 +7,7 @@ ratio (antialiased, hence grey edges), and centred by their centre of mass in
 a 28 x 28 field. mnist_input() makes any picture so, in stages that
 preprocess() returns one by one:
 
-  gray:     the picture as gray levels, at most 640 pixels a side
+  gray:     the picture as gray levels, at most 1024 pixels a side
             (tutorial_support/picture_files.py reads it);
   ink:      light ink on dark, the background taken away: the paper's level
             is estimated at a scale larger than any stroke (so a shadow
@@ -38,7 +38,6 @@ from tutorial_support import picture_files
 
 MNIST_SIZE = 28
 DIGIT_BOX = 20
-MAX_PIXELS = picture_files.MAX_PIXELS
 # Ink must stand this far (of the full 0..1 range) above the background for
 # a picture to hold a digit at all: a blank page's noise does not.
 MIN_CONTRAST = 0.15

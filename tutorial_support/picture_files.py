@@ -25,8 +25,8 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 # The most pixels decoded at full scale: 25 megapixels of RGBA are 100 MB,
 # and their gray copy another 25 MB, well within 300 MB and a second.
 MAX_DECODED_PIXELS = 25_000_000
-# The longer side of the picture the digit is found in: a digit that fills a
-# fifth of it is still 100 pixels high, five times MNIST's 20.
+# The longer side of the picture the digit is found in: a digit a tenth of
+# it high is still 100 pixels, its ballpoint strokes still a few pixels wide.
 WORKING_SIDE = 1024
 # Modes whose values are not 0..255; they are scaled by the range they use.
 WIDE_MODES = ('I', 'F', 'I;16', 'I;16L', 'I;16B', 'I;16N')
