@@ -308,3 +308,19 @@ def test_each_kind_of_picture_gives_the_digit(kind, tmp_path):
   image.save(path)
   field = digit_images.mnist_input(str(path)).reshape(28, 28)
   assert np.abs(field - mnist).mean() < 0.08
+
+
+@pytest.mark.parametrize('orientation, turn', [
+    (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270),
+    (3, Image.Transpose.ROTATE_180)])
+def test_a_photo_is_turned_upright_as_its_exif_says(orientation, turn,
+                                                    tmp_path):
+  # A camera held sideways stores the picture turned, and says so in EXIF.
+  upright = ink_stroke_image(box=(40, 30, 70, 100))  # A bar high up.
+  exif = Image.Exif()
+  exif[0x0112] = orientation
+  path = tmp_path / 'turned.jpg'
+  upright.transpose(turn).save(path, exif=exif, quality=95)
+  gray = picture_files.read_gray(str(path))
+  assert gray.shape == (160, 120)
+  assert np.abs(gray - np.asarray(upright, np.float32) / 255).mean() < 0.02

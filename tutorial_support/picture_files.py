@@ -50,10 +50,11 @@ def read_gray(path):
       the message says which, in one line.
   """
   try:
-    with open(path, 'rb') as f:
-      return _decode(f)
-  except (IsADirectoryError, PermissionError, FileNotFoundError) as e:
-    raise UnreadablePictureError('unreadable (%s)' % e.strerror) from None
+    f = open(path, 'rb')
+  except OSError as e:
+    raise UnreadablePictureError('unreadable (%s)' % (e.strerror or e)) from None
+  with f:
+    return _decode(f)
 
 
 def _decode(f):
