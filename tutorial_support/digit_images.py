@@ -86,14 +86,15 @@ def read_gray(path):
     raise NotADigitError(str(e)) from None
 
 
-def _window_extreme(array, size, extreme):
-  """The max or min (extreme) of each size x size window around each cell."""
+def _over_windows(array, size, reduce):
+  """Each cell's reduce (np.max, np.min, np.mean, np.sum) over the size x
+  size window around it, the edge cells repeated beyond the array's edge."""
   for axis in (0, 1):
     padding = [(0, 0), (0, 0)]
     padding[axis] = (size // 2, size // 2)
     windows = np.lib.stride_tricks.sliding_window_view(
         np.pad(array, padding, mode='edge'), size, axis=axis)
-    array = extreme(windows, axis=-1)
+    array = reduce(windows, axis=-1)
   return array
 
 
@@ -118,12 +119,12 @@ def background(gray, paper_is_light):
       grid, Image.Resampling.BOX), dtype=np.float32)
   window = 2 * int(BACKGROUND_WINDOW * min(coarse.shape) / 2) + 1
   first, second = (np.max, np.min) if paper_is_light else (np.min, np.max)
-  closed = _window_extreme(_window_extreme(coarse, window, first), window,
+  closed = _over_windows(_over_windows(coarse, window, first), window,
                            second)
   stands_out = np.abs(coarse - closed)
   paper = stands_out <= NOISE_SIGMAS * max(noise_of(stands_out)[1], 1e-3)
-  around = (_window_extreme(np.where(paper, coarse, 0), window, np.mean) /
-            np.maximum(_window_extreme(paper.astype(np.float32), window,
+  around = (_over_windows(np.where(paper, coarse, 0), window, np.mean) /
+            np.maximum(_over_windows(paper.astype(np.float32), window,
                                        np.mean), 1e-6))
   estimate = np.where(paper, coarse, np.where(around > 0, around, closed))
   return np.asarray(Image.fromarray(estimate.astype(np.float32), mode='F')
@@ -192,7 +193,7 @@ def _components(mask):
   """Labels mask's 8-connected pieces: int array, 0 where mask is False."""
   labels = np.where(mask, np.arange(1, mask.size + 1).reshape(mask.shape), 0)
   while True:
-    spread = _window_extreme(labels, 3, np.max)
+    spread = _over_windows(labels, 3, np.max)
     spread = np.where(mask, spread, 0)
     if np.array_equal(spread, labels):
       return labels
@@ -230,7 +231,7 @@ def digit_mask(ink):
     raise NotADigitError('no ink found (a blank page?)')
   kept = np.isin(labels, np.flatnonzero(weights >= SPECK_SHARE *
                                         weights.max()))
-  kept = _window_extreme(kept, 3, np.max)
+  kept = _over_windows(kept, 3, np.max)
   return np.repeat(np.repeat(kept, cell, 0), cell, 1)[:ink.shape[0],
                                                       :ink.shape[1]]
 
@@ -244,10 +245,17 @@ def crop_to_ink(levelled, noise=0.0):
   the 20 x 20 to each side, but never past ink: pixels NOISE_SIGMAS of the
   noise above 0 with at least NEIGHBOURS such pixels around them (grain left
   beside the digit is no ink, an MNIST digit's faint corner is).
+
+  Args:
+    levelled: What level() returns.
+    noise: The standard deviation of levelled's background noise.
+
+  Raises:
+    NotADigitError: If no stroke is left (no ink).
   """
   ink = levelled > max(NOISE_SIGMAS * noise, QUANTUM)
   if noise > 0:
-    ink &= _window_extreme(ink.astype(np.float32), 3, np.sum) >= NEIGHBOURS + 1
+    ink &= _over_windows(ink.astype(np.float32), 3, np.sum) >= NEIGHBOURS + 1
   strokes = (levelled >= 0.5) & ink
   if not strokes.any():
     raise NotADigitError('no ink found (a blank page?)')
