@@ -3,10 +3,12 @@
   python classify.py photos/seven.jpg drawings/
   photos/seven.jpg: 7 (0.97)
 
-Each picture (a file, or every image in a directory) goes through MNIST's
+Each picture (a file, or every image in a directory) is read in bounded
+time and memory (tutorial_support/picture_files.py) and goes through MNIST's
 own preprocessing (tutorial_support/digit_images.py): ink found and made
-light on dark, the background levelled, the digit cropped, scaled to fit
-20 x 20 and centred by its centre of mass in 28 x 28. The model is loaded
+light on dark, the page's tone and shadows divided out, the digit cropped
+to its connected ink, scaled to fit 20 x 20 and centred by its centre of
+mass in 28 x 28. The model is loaded
 once, from the latest checkpoint in --log_dir (its hidden sizes read from
 it), or from a SavedModel version directory (--saved_model, as --export_dir
 writes them). One line per picture on stdout, in the order given; a picture
@@ -48,9 +50,13 @@ def image_paths(arguments):
   """
   for argument in arguments:
     if os.path.isdir(argument):
-      names = sorted(name for name in os.listdir(argument)
-                     if name.lower().endswith(IMAGE_SUFFIXES)
-                     and os.path.isfile(os.path.join(argument, name)))
+      try:
+        names = sorted(name for name in os.listdir(argument)
+                       if name.lower().endswith(IMAGE_SUFFIXES)
+                       and os.path.isfile(os.path.join(argument, name)))
+      except OSError as e:
+        yield argument, 'unreadable directory (%s)' % e.strerror
+        continue
       if not names:
         yield argument, 'directory holds no images (%s)' % ', '.join(
             IMAGE_SUFFIXES)

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -127,6 +128,66 @@ def test_save_preprocessed_writes_what_the_model_saw(trained, tmp_path):
     assert image.size == (28, 28) and image.mode == 'L'
     seen = np.asarray(image)
   assert seen.max() > 200 and seen[0].max() == 0
+
+
+class UniformModel(object):
+  """Stands in for a model: every digit equally likely."""
+
+  def probabilities(self, images):
+    return np.full((len(images), 10), 0.1, np.float32)
+
+
+def test_an_unreadable_directory_is_one_line_and_the_rest_go_on(
+    tmp_path, monkeypatch, capsys):
+  good = [drawn(tmp_path, 7, 'seven.png'), drawn(tmp_path, 3, 'three.png')]
+  locked = tmp_path / 'locked'
+  locked.mkdir()
+  drawn(locked, 1, 'one.png')
+  listdir = os.listdir
+
+  def refuse_locked(path):
+    if str(path) == str(locked):
+      raise PermissionError(13, 'Permission denied', str(path))
+    return listdir(path)
+  # As root the test cannot take the permission away; os.listdir refuses.
+  monkeypatch.setattr(os, 'listdir', refuse_locked)
+  failed = classify.classify_all(UniformModel(), [good[0], locked, good[1]],
+                                 1, None)
+  out, err = capsys.readouterr()
+  assert failed == 1
+  assert [line.split(':')[0] for line in out.splitlines()] == [
+      str(p) for p in good]
+  assert err == ('classify.py: error: %s: unreadable directory (Permission '
+                 'denied)\n' % locked)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads any directory')
+def test_an_unreadable_directory_as_a_user_has_it(trained, tmp_path):
+  good = drawn(tmp_path, 7, 'seven.png')
+  locked = tmp_path / 'locked'
+  locked.mkdir()
+  locked.chmod(0)
+  try:
+    status, out, err = classify_run(locked, good, '--log_dir',
+                                    trained / 'logs')
+  finally:
+    locked.chmod(0o755)
+  assert status == 1
+  assert out.startswith(str(good))
+  assert err.startswith('classify.py: error: %s: unreadable directory'
+                        % locked)
+
+
+def test_a_saved_model_under_glob_characters_loads(trained, tmp_path):
+  exported = tmp_path / 'exp [1]' / '1'
+  shutil.copytree(trained / 'export' / '1', exported)
+  picture = drawn(tmp_path, 2, 'two.png')
+  by_checkpoint = classify_run(picture, '--top', 10,
+                               '--log_dir', trained / 'logs')
+  by_saved_model = classify_run(picture, '--top', 10,
+                                '--saved_model', exported)
+  assert by_saved_model[0] == 0, by_saved_model[2]
+  assert by_saved_model[1] == by_checkpoint[1]
 
 
 @pytest.mark.parametrize('args, flag', [

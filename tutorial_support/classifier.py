@@ -53,9 +53,13 @@ def _from_saved_model(sess, directory):
   if not os.path.isfile(os.path.join(directory, 'saved_model.pb')):
     raise OSError('--saved_model %s holds no saved_model.pb (give a version '
                   'directory, such as EXPORT_DIR/1)' % directory)
+  # TensorFlow reads the variables by a glob pattern: `exp [1]/1` would match
+  # nothing. A symbolic link of a plain name stands in for the directory.
+  plain = os.path.dirname(checkpoints.tf_path(
+      os.path.join(directory, 'saved_model.pb')))
   try:
     meta_graph = tf1.saved_model.loader.load(
-        sess, [tf1.saved_model.tag_constants.SERVING], directory)
+        sess, [tf1.saved_model.tag_constants.SERVING], plain)
     signature = meta_graph.signature_def['serving_default']
     images = sess.graph.get_tensor_by_name(signature.inputs['images'].name)
     probabilities = sess.graph.get_tensor_by_name(

@@ -1,0 +1,155 @@
+"""Tests of tutorial_support.picture_files: any picture Pillow opens, read in
+bounded time and memory, and every way a file can fail to be one."""
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_digit_images import ink_stroke_image
+from test_digit_images import prepare
+from tutorial_support import digit_images
+from tutorial_support import picture_files
+
+
+@pytest.mark.parametrize('mode, suffix', [
+    ('L', 'png'), ('RGB', 'jpg'), ('RGBA', 'png'), ('P', 'gif'),
+    ('LA', 'png'), ('1', 'bmp'), ('RGB', 'webp'), ('F', 'tiff')])
+def test_every_mode_and_format_is_read(mode, suffix, tmp_path):
+  path = tmp_path / ('one.' + suffix)
+  ink_stroke_image(mode=mode).save(path)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert field[:, 13:15].sum() > field[:, :5].sum() + 10  # A centred bar.
+
+
+def test_not_an_image_and_truncated_images_are_refused(tmp_path):
+  text = tmp_path / 'notes.png'
+  text.write_text('not a picture')
+  with pytest.raises(digit_images.NotADigitError, match='not an image'):
+    digit_images.mnist_input(str(text))
+  whole = tmp_path / 'whole.png'
+  ink_stroke_image(size=(400, 400)).save(whole)
+  cut = tmp_path / 'cut.png'
+  cut.write_bytes(whole.read_bytes()[:300])
+  with pytest.raises(digit_images.NotADigitError, match='damaged image'):
+    digit_images.mnist_input(str(cut))
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
+  # A 20000 x 20000 image of one colour: a few KB of PNG, 400 megapixels.
+  path = tmp_path / 'bomb.png'
+  previous = Image.MAX_IMAGE_PIXELS
+  Image.MAX_IMAGE_PIXELS = None
+  try:
+    Image.new('1', (20000, 20000), 1).save(path)
+  finally:
+    Image.MAX_IMAGE_PIXELS = previous
+  assert path.stat().st_size < 200_000
+  with pytest.raises(digit_images.NotADigitError, match='decompression bomb'):
+    digit_images.mnist_input(str(path))
+
+
+def test_a_picture_too_large_to_decode_affordably_is_refused_at_once(
+    tmp_path):
+  path = tmp_path / 'wide.png'
+  Image.new('1', (9400, 9400), 1).save(path)
+  start = time.time()
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(path))
+  assert time.time() - start < 1
+  assert str(refused.value) == (
+      'image is 9400 x 9400 pixels (88.4 megapixels), over the 25 megapixels '
+      'classify.py decodes at full scale (only JPEG is read at reduced '
+      'scale; shrink it first)')
+
+
+def test_a_tiny_gif_claiming_a_huge_screen_is_refused_at_once(tmp_path):
+  path = tmp_path / 'tiny.gif'
+  path.write_bytes(b'GIF89a\xb8\x24\xb8\x24\x80\x00\x00\x00\x00\x00\xff\xff'
+                   b'\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;')
+  assert path.stat().st_size == 35
+  start = time.time()
+  with pytest.raises(digit_images.NotADigitError, match='9400 x 9400'):
+    digit_images.mnist_input(str(path))
+  assert time.time() - start < 1
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale(tmp_path):
+  path = tmp_path / 'photo.jpg'
+  ink_stroke_image(size=(6000, 4500), box=(2700, 1200, 3300, 3300)).save(
+      path, quality=80)
+  gray = picture_files.read_gray(str(path))
+  assert max(gray.shape) <= picture_files.WORKING_SIDE
+  assert gray.shape[1] / gray.shape[0] == pytest.approx(6000 / 4500, rel=0.01)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert field[:, 13:15].sum() > field[:, :5].sum() + 10
+
+
+def test_an_unreadable_file_is_named_so_not_damaged(tmp_path, monkeypatch):
+  path = tmp_path / 'locked.png'
+  ink_stroke_image().save(path)
+
+  def refuse(*unused_args, **unused_kwargs):
+    raise PermissionError(13, 'Permission denied')
+  # As root the test cannot take the permission away; open() refuses instead.
+  monkeypatch.setattr(picture_files, 'open', refuse, raising=False)
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(path))
+  assert str(refused.value) == 'unreadable (Permission denied)'
+
+
+def test_a_directory_given_as_a_picture_is_unreadable(tmp_path):
+  with pytest.raises(digit_images.NotADigitError, match='^unreadable'):
+    digit_images.read_gray(str(tmp_path))
+
+
+def digit_picture(mode, dtype_range):
+  """A dark '1' on light paper, in a 16-bit, 32-bit or float mode."""
+  gray = np.asarray(ink_stroke_image(), np.float64) / 255.0
+  low, high = dtype_range
+  image = Image.fromarray((low + (high - low) * gray).astype(
+      {'I;16': np.uint16, 'I': np.int32, 'F': np.float32}[mode]))
+  assert image.mode == mode
+  return image
+
+
+@pytest.mark.parametrize('mode, value_range, suffix', [
+    ('I;16', (0, 65535), 'png'), ('I;16', (0, 65535), 'tiff'),
+    ('I;16', (0, 4095), 'png'),  # A 12-bit camera's values in 16 bits.
+    ('I', (0, 65535), 'tiff'), ('F', (0, 1), 'tiff'), ('F', (0, 255), 'tiff'),
+    ('F', (-1, 1), 'tiff')])
+def test_wide_modes_are_scaled_by_their_range(mode, value_range, suffix,
+                                             tmp_path):
+  path = tmp_path / ('one.' + suffix)
+  digit_picture(mode, value_range).save(path)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  # The bar's centre of mass is half-way between pixels: it may go either way.
+  assert np.abs(field - prepare(ink_stroke_image())).mean() < 0.02
+
+
+@pytest.mark.parametrize('dtype, mode', [('>u2', 'I;16B'), ('<u2', 'I;16')])
+def test_16_bit_byte_orders_are_read(dtype, mode, tmp_path):
+  path = tmp_path / 'one.tiff'
+  values = np.asarray(digit_picture('I;16', (0, 65535)), dtype)
+  image = Image.fromarray(values)
+  assert image.mode == mode
+  image.save(path)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert np.abs(field - prepare(ink_stroke_image())).mean() < 0.02
+
+
+@pytest.mark.parametrize('orientation, turn', [
+    (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270),
+    (3, Image.Transpose.ROTATE_180)])
+def test_a_photo_is_turned_upright_as_its_exif_says(orientation, turn,
+                                                    tmp_path):
+  # A camera held sideways stores the picture turned, and says so in EXIF.
+  upright = ink_stroke_image(box=(40, 30, 70, 100))  # A bar high up.
+  exif = Image.Exif()
+  exif[0x0112] = orientation
+  path = tmp_path / 'turned.jpg'
+  upright.transpose(turn).save(path, exif=exif, quality=95)
+  gray = picture_files.read_gray(str(path))
+  assert gray.shape == (160, 120)
+  assert np.abs(gray - np.asarray(upright, np.float32) / 255).mean() < 0.02
