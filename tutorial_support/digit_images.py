@@ -27,13 +27,13 @@ identity. This module knows no TensorFlow: it makes arrays for any model.
 """
 
 import collections
-import os
-import tempfile
+import io
 
 import numpy as np
 from PIL import Image
 from PIL import ImageFilter
 
+from tutorial_support import atomic_files
 from tutorial_support import picture_files
 
 MNIST_SIZE = 28
@@ -402,15 +402,7 @@ def mnist_input(path):
 
 def save_gray(array, path):
   """Writes a [0, 1] array as an 8-bit grayscale PNG, atomically."""
-  directory = os.path.dirname(path) or '.'
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.preprocessed.',
-                             suffix='.png')
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      Image.fromarray(np.round(255 * np.clip(array, 0, 1)).astype(np.uint8),
-                      mode='L').save(f, format='PNG')
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-  except BaseException:
-    os.remove(tmp)
-    raise
+  buffer = io.BytesIO()
+  Image.fromarray(np.round(255 * np.clip(array, 0, 1)).astype(np.uint8),
+                  mode='L').save(buffer, format='PNG')
+  atomic_files.write_atomically(path, buffer.getvalue())
