@@ -346,7 +346,8 @@ def _train_in_graph(flags, data_sets, stop):
   model = build_model(flags.batch_size, flags.hidden1, flags.hidden2,
                       flags.learning_rate)
   saver = tf1.train.Saver(save_relative_paths=True)
-  with tf1.Session(config=speed.session_config()) as sess:
+  with tf1.Session(config=speed.session_config(
+      flags.batch_size, flags.hidden1, flags.hidden2)) as sess:
     # Resume from the latest checkpoint in the log dir that restores, with
     # the batches where it left them, so that no batch is seen twice.
     checkpoint, first_step = checkpoints.restore_or_initialize(
@@ -387,7 +388,8 @@ def run_evaluation(flags):
       tf.Graph().as_default():
     model = build_model(flags.batch_size, hidden1, hidden2, 0.01)
     saver = tf1.train.Saver()
-    with tf1.Session(config=speed.session_config()) as sess:
+    with tf1.Session(config=speed.session_config(
+        flags.batch_size, hidden1, hidden2)) as sess:
       saver.restore(sess, checkpoints.tf_path(checkpoint))
       print('Evaluating %s (step %d, %d-%d hidden units)'
             % (checkpoint, sess.run(model.global_step), hidden1, hidden2))

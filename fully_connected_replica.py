@@ -138,7 +138,7 @@ def _cluster_from_tf_config(text):
   return hosts, job_name, task_index
 
 
-def session_config(task_index, timeout_secs):
+def session_config(flags, task_index):
   """The ConfigProto of a worker's sessions.
 
   Device filters keep a worker from waiting on the other workers; the
@@ -146,10 +146,10 @@ def session_config(task_index, timeout_secs):
   that never fills). A lost parameter server is ParameterServerWatchdog's:
   the session would retry it without end.
   """
-  config = speed.session_config()
+  config = speed.session_config(flags.batch_size, flags.hidden1, flags.hidden2)
   config.device_filters.extend(['/job:ps', '/job:worker/task:%d'
                                 % task_index])
-  config.operation_timeout_in_ms = int(timeout_secs * 1000)
+  config.operation_timeout_in_ms = int(flags.cluster_timeout * 1000)
   return config
 
 
@@ -542,7 +542,7 @@ def _monitored_session(flags, server, task_index, checkpoint, model,
   weights whose loss is not finite. The chief restores the checkpoint
   found on disk, by its path, and saves with fully_connected_feed's checks.
   """
-  config = session_config(task_index, flags.cluster_timeout)
+  config = session_config(flags, task_index)
   hooks = [tf1.train.StopAtStepHook(last_step=flags.max_steps)]
   if optimizer is not None:
     hooks.append(optimizer.make_session_run_hook(task_index == 0))

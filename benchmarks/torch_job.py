@@ -26,7 +26,6 @@ import input_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 LOSS_EVERY = 100
 CHECKPOINT_EVERY = 1000
-EVAL_BATCH = 1000
 
 
 def network(hidden1, hidden2):
@@ -36,13 +35,14 @@ def network(hidden1, hidden2):
       torch.nn.Linear(hidden2, 10))
 
 
-def evaluate(model, data_set):
-  """Counts the correct predictions of every example of data_set."""
+def evaluate(model, data_set, batch_size):
+  """Counts the correct predictions of every example of data_set, in
+  batches of the training's size, as the tutorial evaluates."""
   correct = 0
   with torch.no_grad():
-    for start in range(0, data_set.num_examples, EVAL_BATCH):
-      images = torch.from_numpy(data_set.images[start:start + EVAL_BATCH])
-      labels = data_set.labels[start:start + EVAL_BATCH]
+    for start in range(0, data_set.num_examples, batch_size):
+      images = torch.from_numpy(data_set.images[start:start + batch_size])
+      labels = data_set.labels[start:start + batch_size]
       correct += int((model(images).argmax(dim=1).numpy() == labels).sum())
   print('  Num examples: %d  Num correct: %d  Precision @ 1: %0.04f'
         % (data_set.num_examples, correct, correct / data_set.num_examples))
@@ -79,7 +79,7 @@ def run(flags):
                             ('Validation', data_sets.validation),
                             ('Test', data_sets.test)):
         print('%s Data Eval:' % header)
-        evaluate(model, split)
+        evaluate(model, split, flags.batch_size)
 
 
 def main(argv=None):
