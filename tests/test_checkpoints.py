@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, USER_ENV
+from conftest import ROOT, USER_ENV, without_read_access
 import fully_connected_feed
 from test_fully_connected_feed import restore_variables, run
 from tutorial_support import checkpoints
@@ -241,17 +241,6 @@ def test_tensorboard_keeps_the_evaluation_at_the_step_resumed(tmp_path,
     assert [event.step for event in accumulator.Scalars(tag)] == [1000, 1200]
   assert [event.step for event in accumulator.Images(
       'test_predictions/image/0')] == [1000, 1200]
-
-
-def without_read_access(command):
-  """command, run so that files the user may not read cannot be read.
-
-  As root, the capabilities that override file permissions are dropped.
-  """
-  if os.geteuid() != 0:
-    return command
-  caps = '-dac_override,-dac_read_search'
-  return ['setpriv', '--inh-caps=' + caps, '--bounding-set=' + caps] + command
 
 
 @pytest.mark.parametrize('program, args', [

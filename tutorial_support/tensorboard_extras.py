@@ -25,7 +25,6 @@ from tutorial_support import atomic_files
 from tutorial_support import checkpoints
 from tutorial_support import errors
 from tutorial_support import signals
-from tutorial_support import speed
 
 tf1 = tf.compat.v1
 
@@ -200,20 +199,19 @@ def _projected_checkpoint(run_dir):
 
 
 def _last_hidden_layer(checkpoint, images):
-  """Returns hidden2's activations and the predictions of checkpoint."""
-  hidden1, hidden2 = checkpoints.hidden_sizes(checkpoint)
-  with tf.Graph().as_default() as graph:
-    images_placeholder = tf1.placeholder(tf.float32, [None, mnist.IMAGE_PIXELS])
-    logits = mnist.inference(images_placeholder, hidden1, hidden2)
-    # The last hidden layer: what the softmax layer multiplies.
-    activations = graph.get_operation_by_name(
-        'softmax_linear/MatMul').inputs[0]
-    saver = tf1.train.Saver(tf1.global_variables())
-    with tf1.Session(config=speed.session_config()) as sess:
-      saver.restore(sess, checkpoints.tf_path(checkpoint))
-      values, scores = sess.run([activations, logits],
-                                {images_placeholder: images})
-  return values, scores.argmax(axis=1)
+  """Returns hidden2's activations and the predictions of checkpoint.
+
+  Computed from the checkpoint's variables as mnist.inference() computes
+  them, in NumPy: a graph and a session built for it cost ten times more.
+  """
+  reader = tf.train.load_checkpoint(checkpoints.tf_path(checkpoint))
+
+  def layer(inputs, scope):
+    return (inputs @ reader.get_tensor(scope + '/weights')
+            + reader.get_tensor(scope + '/biases'))
+  hidden2 = np.maximum(layer(np.maximum(layer(images, 'hidden1'), 0),
+                             'hidden2'), 0)
+  return hidden2, layer(hidden2, 'softmax_linear').argmax(axis=1)
 
 
 def _save_activations(run_dir, activations, step):
@@ -245,7 +243,8 @@ def _write_sprite(run_dir, images):
   grid = pixels.reshape(rows, columns, size, size).swapaxes(1, 2).reshape(
       rows * size, columns * size)
   buffer = io.BytesIO()
-  Image.fromarray(grid).save(buffer, format='PNG')
+  # Fast compression: the file is written once, and read by a browser.
+  Image.fromarray(grid).save(buffer, format='PNG', compress_level=1)
   atomic_files.write_atomically(path, buffer.getvalue())
   return name
 
