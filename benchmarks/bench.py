@@ -183,6 +183,8 @@ def torch_loop(data_sets):
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
+    print('PyTorch is not installed: its row is left out (pip install '
+          'torch==2.13.0 to measure it)', file=sys.stderr)
     return None
   torch.manual_seed(0)
   layers = []
@@ -371,9 +373,6 @@ def measure_in_process(figures, data_dir, fake_data, repeats, steps):
   torch_result = torch_loop(data_sets)
   if torch_result:
     loops.append(('PyTorch %s eager loop' % torch_result[1], torch_result[0]))
-  else:
-    print('PyTorch is not installed: its row is left out (pip install '
-          'torch==2.13.0 to measure it)', file=sys.stderr)
   try:
     for _, run in loops:
       run(steps // 10)  # warm-up: first runs allocate and pick kernels
