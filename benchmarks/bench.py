@@ -183,6 +183,8 @@ def torch_loop(data_sets):
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
+    print('PyTorch is not installed: its row is left out (pip install '
+          'torch==2.13.0 to measure it)', file=sys.stderr)
     return None
   torch.manual_seed(0)
   layers = []

@@ -177,14 +177,21 @@ def main(argv=None):
       prog='classify_accuracy.py',
       description="classify.py on MNIST's test digits as kinds of picture.")
   parser.add_argument('--log_dir', action='append', required=True,
-                      help='A training run to measure; give several.')
+                      help='The log dir of a training run to measure (its latest '
+                      'checkpoint); give it several times for several runs.')
   parser.add_argument('--digits', type=flag_types.int_flag(10, 10000),
-                      default=400, help='MNIST test digits per kind.')
+                      default=400, help='MNIST test digits rendered as each kind of '
+                      'picture (default: %(default)s).')
   parser.add_argument('--drawn', type=flag_types.int_flag(10, 100000),
-                      default=1000, help='How many drawn digits.')
+                      default=1000, help='Digits drawn by tests/drawn_digits.py '
+                      '(default: %(default)s).')
   parser.add_argument('--seed', type=flag_types.int_flag(0, 2**31 - 1),
-                      default=2026)
-  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR)
+                      default=2026,
+                      help='Seed of the choice of digits and of their '
+                      'rendering (default: %(default)s).')
+  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
+                      help='Where MNIST is cached, fetched first if not '
+                      '(default: %(default)s).')
   flags = parser.parse_args(argv)
   startup.begin(tf)
   test = input_data.read_data_sets(flags.input_data_dir).test

@@ -98,7 +98,9 @@ def run(path, log_dir):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--log_dir', required=True)
+  parser.add_argument('--log_dir', required=True,
+                      help='The log dir of a training run whose latest '
+                      'checkpoint classify.py loads.')
   flags = parser.parse_args(argv)
   with tempfile.TemporaryDirectory() as directory:
     pictures = write_pictures(directory)

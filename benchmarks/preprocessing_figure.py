@@ -7,6 +7,7 @@ on photographed paper, off-centre), then each stage of
 tutorial_support/digit_images.preprocess(), labelled, at one height.
 """
 
+import argparse
 import os
 import sys
 
@@ -50,19 +51,21 @@ def figure(stages):
   return canvas
 
 
-def main(argv):
-  if len(argv) != 2:
-    print('usage: preprocessing_figure.py OUTPUT.png', file=sys.stderr)
-    return 2
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('output', metavar='OUTPUT.png',
+                      help='The PNG file to write, for example '
+                      'docs/preprocessing.png.')
+  output = parser.parse_args(argv).output
   rng = np.random.default_rng(4)
   picture = drawn_digits.draw_digit(4, rng, size=(480, 360), style='paper')
   stages = digit_images.preprocess(
       np.asarray(picture.convert('L'), np.float32) / 255.0)
-  os.makedirs(os.path.dirname(argv[1]) or '.', exist_ok=True)
-  figure(stages).save(argv[1])
-  print('wrote %s' % argv[1])
+  os.makedirs(os.path.dirname(output) or '.', exist_ok=True)
+  figure(stages).save(output)
+  print('wrote %s' % output)
   return 0
 
 
 if __name__ == '__main__':
-  sys.exit(main(sys.argv))
+  sys.exit(main())

@@ -17,7 +17,11 @@ import tempfile
 import time
 
 import numpy as np
-import torch
+
+try:
+  import torch
+except ImportError:  # --help works without it; a run says what is missing.
+  torch = None
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -102,6 +106,10 @@ def main(argv=None):
   parser.add_argument('--fake_data', action='store_true',
                       help='Fake data, for a quick check. (default: off)')
   flags = parser.parse_args(argv)
+  if torch is None:
+    print('torch_job.py: PyTorch is not installed: nothing to time (pip '
+          'install torch==2.13.0)', file=sys.stderr)
+    return 1
   if flags.log_dir:
     os.makedirs(flags.log_dir, exist_ok=True)
     run(flags)

@@ -98,15 +98,25 @@ def run_training(flags):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--learning_rate', type=float, default=0.01)
-  parser.add_argument('--max_steps', type=int, default=2000)
-  parser.add_argument('--hidden1', type=int, default=128)
-  parser.add_argument('--hidden2', type=int, default=32)
-  parser.add_argument('--batch_size', type=int, default=100)
-  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR)
-  parser.add_argument('--log_dir', required=True)
-  parser.add_argument('--fake_data', action='store_true')
-  parser.add_argument('--seed', type=int, default=None)
+  parser.add_argument('--learning_rate', type=float, default=0.01,
+                      help='Gradient descent\'s learning rate. '
+                      '(default: %(default)s)')
+  parser.add_argument('--max_steps', type=int, default=2000,
+                      help='Steps to train. (default: %(default)s)')
+  parser.add_argument('--hidden1', type=int, default=128,
+                      help='Units in hidden layer 1. (default: %(default)s)')
+  parser.add_argument('--hidden2', type=int, default=32,
+                      help='Units in hidden layer 2. (default: %(default)s)')
+  parser.add_argument('--batch_size', type=int, default=100,
+                      help='Examples per step. (default: %(default)s)')
+  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
+                      help='Where MNIST is cached. (default: %(default)s)')
+  parser.add_argument('--log_dir', required=True,
+                      help='Where summaries and checkpoints go.')
+  parser.add_argument('--fake_data', action='store_true',
+                      help='Fake data, for a quick check. (default: off)')
+  parser.add_argument('--seed', type=int, default=None,
+                      help='Graph-level random seed. (default: none)')
   run_training(parser.parse_args(argv))
 
 

@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import os
 import struct
+import subprocess
 import sys
 import threading
 
@@ -26,6 +27,20 @@ from tutorial_support import mnist_files  # pylint: disable=wrong-import-positio
 # importing tutorial_support.startup sets TF_CPP_MIN_LOG_LEVEL in this process,
 # which a child would take for the user asking for TensorFlow's logs.
 USER_ENV = dict(os.environ)
+
+
+
+def run_program(program, *args, env=None, timeout=300, cwd=None):
+  """Runs `python PROGRAM ARGS...` of the repository as a user would.
+
+  Returns:
+    The subprocess.CompletedProcess, with stdout and stderr as text.
+  """
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, program)] + [str(a) for a in args],
+      capture_output=True, text=True, env=USER_ENV if env is None else env,
+      timeout=timeout, check=False, cwd=cwd)
+
 
 # Enough training examples for the default 5,000-example validation split.
 SMALL_TRAIN = 5200

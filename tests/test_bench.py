@@ -1,7 +1,9 @@
 """Tests of benchmarks/bench.py: its reference step, its counts, its report."""
 
+import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -114,3 +116,37 @@ def test_bench_reports_every_figure_with_its_spread(tmp_path):
       / figures['NumPy step']['median'])
   assert 'project loop (feed_dict)' in result.stdout
   assert 'project run / port run (wall time)' in result.stdout
+
+
+def described_options(help_text):
+  """{option: its description} of an argparse --help text."""
+  listed = re.split(r'^(?:positional arguments|options|optional arguments):$',
+                    help_text, maxsplit=1, flags=re.MULTILINE)[1]
+  entries = re.split(r'\n(?=  \S)', listed)
+  options = {}
+  for entry in entries:
+    spec, _, description = entry.strip().partition('  ')
+    if spec and not spec.endswith(':'):
+      options[spec.split(',')[-1].split()[0]] = description.strip()
+  return options
+
+
+@pytest.mark.parametrize('script', sorted(
+    os.path.basename(path)
+    for path in glob.glob(os.path.join(ROOT, 'benchmarks', '*.py'))))
+def test_every_benchmark_answers_help_describing_each_flag(script):
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'benchmarks', script), '--help'],
+      capture_output=True, text=True, env=USER_ENV, timeout=120, check=False)
+  assert result.returncode == 0, result.stderr
+  options = described_options(result.stdout)
+  assert '--help' in options
+  for option, description in options.items():
+    assert description, '%s %s has no description' % (script, option)
+
+
+def test_bench_says_when_pytorch_is_left_out(monkeypatch, capsys):
+  monkeypatch.setitem(sys.modules, 'torch', None)  # import torch fails
+  assert bench.torch_loop(None) is None
+  assert 'PyTorch is not installed: its row is left out' in (
+      capsys.readouterr().err)

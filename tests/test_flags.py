@@ -1,12 +1,10 @@
 """Tests of tutorial_support.flags: the command line the programs share."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, USER_ENV
+from conftest import run_program
 import fully_connected_feed
 import fully_connected_replica
 from tutorial_support import mnist_files
@@ -64,10 +62,8 @@ def test_abbreviated_flags_are_refused(parse, argv, capsys):
 
 def test_an_abbreviated_launcher_flag_starts_nothing(tmp_path):
   # Once, each task of `--loc 2` was a launcher again, without end.
-  result = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'fully_connected_replica.py'),
-       '--loc', '2', '--fake_data', '--log_dir', str(tmp_path)],
-      capture_output=True, text=True, env=USER_ENV, timeout=60, check=False)
+  result = run_program('fully_connected_replica.py', '--loc', '2',
+                       '--fake_data', '--log_dir', tmp_path, timeout=60)
   assert result.returncode == 2
   assert result.stdout == ''
   assert result.stderr.startswith('fully_connected_replica.py: error: '

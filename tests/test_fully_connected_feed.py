@@ -3,8 +3,6 @@
 import glob
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ import tensorflow as tf
 
 import fully_connected_feed
 import input_data
-from conftest import ROOT, SMALL_TEST, USER_ENV
+from conftest import SMALL_TEST, USER_ENV, run_program
 
 tf1 = tf.compat.v1
 
@@ -250,10 +248,8 @@ def test_help_lists_every_flag_with_its_default(capsys):
 def test_command_line_run_is_quiet_on_stderr(tmp_path):
   env = dict(USER_ENV)
   env.pop('TF_CPP_MIN_LOG_LEVEL', None)
-  result = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
-       '--fake_data', '--max_steps', '3', '--log_dir', str(tmp_path)],
-      capture_output=True, text=True, env=env, timeout=300, check=False)
+  result = run_program('fully_connected_feed.py', '--fake_data',
+                       '--max_steps', 3, '--log_dir', tmp_path, env=env)
   assert result.returncode == 0
   assert result.stderr == ''
   assert result.stdout.startswith('Step 0: loss = ')

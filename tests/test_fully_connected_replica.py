@@ -558,13 +558,14 @@ def test_flags_that_mean_nothing_with_local_workers_are_refused(flag):
 
 
 def readme_cluster_commands():
-  """The --local_workers commands of the README's cluster section."""
-  with open(os.path.join(ROOT, 'README.md')) as f:
-    readme = f.read()
-  section = readme.split('## Training on a cluster', 1)[1].split('\n## ', 1)[0]
-  return [line for block in re.findall(r'```sh\n(.*?)```', section, re.S)
-          for line in block.splitlines()
-          if line.startswith('python fully_connected_replica.py --local_workers')]
+  """The --local_workers commands of the cluster's page, docs/cluster.md."""
+  with open(os.path.join(ROOT, 'docs', 'cluster.md')) as f:
+    section = f.read()
+  # Each once: the page gives the first twice, to show the resume.
+  return list(dict.fromkeys(
+      line for block in re.findall(r'```sh\n(.*?)```', section, re.S)
+      for line in block.splitlines()
+      if line.startswith('python fully_connected_replica.py --local_workers')))
 
 
 def copy_of_the_programs(tmp_path):
