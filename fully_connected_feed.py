@@ -29,8 +29,6 @@ from tutorial_support import startup
 
 tf = startup.import_tensorflow()  # NumPy too: Ctrl-C meanwhile is one line.
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
-
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import input_data
 import mnist
@@ -94,33 +92,12 @@ def fill_feed_dict(data_set, images_pl, labels_pl):
   return {images_pl: images_feed, labels_pl: labels_feed}
 
 
-def _padded_batches(data_set, batch_size):
-  """Yields every example of data_set, in order, in batches of batch_size.
-
-  The last batch is padded with blank images labelled -1, which
-  mnist.evaluation() never counts as correct, so that the fixed-size
-  placeholders see every example exactly once.
-  """
-  images, labels = data_set.images, data_set.labels
-  for start in range(0, data_set.num_examples, batch_size):
-    batch_images = images[start:start + batch_size]
-    batch_labels = labels[start:start + batch_size].astype(np.int32)
-    missing = batch_size - len(batch_labels)
-    if missing:
-      batch_images = np.concatenate(
-          [batch_images, np.zeros((missing,) + batch_images.shape[1:],
-                                  batch_images.dtype)])
-      batch_labels = np.concatenate(
-          [batch_labels, np.full(missing, -1, np.int32)])
-    yield batch_images, batch_labels
-
-
 def do_eval(sess, eval_correct, images_placeholder, labels_placeholder,
             data_set):
   """Runs one evaluation against the full epoch of data, every example.
 
   The tutorial dropped the examples of the last partial batch; here it is
-  padded instead (see _padded_batches), so the count is exact.
+  padded instead (see DataSet.padded_batches), so the count is exact.
 
   Args:
     sess: The session in which the model has been trained.
@@ -143,7 +120,7 @@ def do_eval(sess, eval_correct, images_placeholder, labels_placeholder,
   # the counts are integers, so their sum does not depend on the order.
   with concurrent.futures.ThreadPoolExecutor(speed.EVAL_THREADS) as pool:
     true_count = sum(pool.map(count_correct,
-                              _padded_batches(data_set, batch_size)))
+                              data_set.padded_batches(batch_size)))
   num_examples = data_set.num_examples
   precision = float(true_count) / num_examples
   print('  Num examples: %d  Num correct: %d  Precision @ 1: %0.04f'
@@ -227,21 +204,17 @@ def save_checkpoint(run, step):
     errors.DivergedError: If the weights' loss is not finite: the update of
       step overflowed, after a finite loss. Nothing is saved.
   """
-  loss_now = _loss_of_first_batch(run)
+  # The loss of the weights as they are, on the first batch in file order.
+  batch_size = run.model.images_placeholder.shape[0]
+  train = run.data_sets.train
+  loss_now = run.sess.run(run.model.loss, {
+      run.model.images_placeholder: train.images[:batch_size],
+      run.model.labels_placeholder: train.labels[:batch_size]})
   if not math.isfinite(loss_now):
     raise errors.DivergedError(step, 'loss is %s after its update' % loss_now)
   return checkpoints.save_checkpoint(
       run.sess, run.saver, run.log_dir, run.model.global_step,
-      extra={'train_batches': run.data_sets.train.state()})
-
-
-def _loss_of_first_batch(run):
-  """The loss of the model now, on the first training batch in file order."""
-  batch_size = run.model.images_placeholder.shape[0]
-  train = run.data_sets.train
-  return run.sess.run(run.model.loss, {
-      run.model.images_placeholder: train.images[:batch_size],
-      run.model.labels_placeholder: train.labels[:batch_size]})
+      extra={'train_batches': train.state()})
 
 
 def train_loop(run, first_step, max_steps, stop=None):
@@ -326,16 +299,9 @@ def run_training(flags):
       # The Projector follows the newest checkpoint, however training ends.
       with tensorboard_extras.projector_follows(flags.log_dir, data_sets.test):
         precisions = _train_in_graph(flags, data_sets, stop)
-      newest = checkpoints.newest_on_disk(flags.log_dir)
-      # A stop after the last step leaves the export to the command run again.
-      stop.raise_if_stopped(newest, errors.after_the_last_step(
-          newest, flags.max_steps, flags.export_dir and 'not exported (run '
-          'the same command to export it)'))
-      if flags.export_dir:
-        path = export.export_latest(flags.log_dir, flags.hidden1,
-                                    flags.hidden2, flags.export_dir)
-        stop.raise_if_stopped(newest, errors.after_the_last_step(
-            newest, flags.max_steps, 'exported as %s' % path))
+      export.export_after_training(stop, flags.log_dir, flags.max_steps,
+                                   flags.hidden1, flags.hidden2,
+                                   flags.export_dir)
   return precisions
 
 
@@ -397,15 +363,11 @@ def run_evaluation(flags):
       stop.raise_if_stopped(None)
       # Which digits it confuses, below the tutorial's lines.
       print(confusion.report('Test', data_sets.test.labels, confusion.predict(
-          sess, model.logits, model.images_placeholder, _padded_batches(
-              data_sets.test, flags.batch_size), data_sets.test.num_examples)))
-    if flags.export_dir:
-      stop.raise_if_stopped(None)
-      path = export.export_latest(flags.log_dir, hidden1, hidden2,
-                                  flags.export_dir)
-      stop.raise_if_stopped(None, 'stopped after the evaluation and the '
-                            'export (%s)' % path)
-    stop.raise_if_stopped(None)
+          sess, model.logits, model.images_placeholder,
+          data_sets.test.padded_batches(flags.batch_size),
+          data_sets.test.num_examples)))
+    export.export_after_evaluation(stop, flags.log_dir, hidden1, hidden2,
+                                   flags.export_dir)
   return precisions
 
 

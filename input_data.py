@@ -228,6 +228,23 @@ class DataSet(object):
     self._epochs_completed = int(state['epochs_completed'])
     self._index_in_epoch = index
 
+  def padded_batches(self, batch_size):
+    """Yields every example, in file order, in batches of batch_size.
+
+    The last batch is padded with blank images labelled -1, a label no
+    prediction matches, so that fixed-size placeholders see every example
+    exactly once and an evaluation counts each once.
+    """
+    for start in range(0, self._num_examples, batch_size):
+      images = self._images[start:start + batch_size]
+      labels = self._labels[start:start + batch_size].astype(np.int32)
+      missing = batch_size - len(labels)
+      if missing:
+        images = np.concatenate(
+            [images, np.zeros((missing,) + images.shape[1:], images.dtype)])
+        labels = np.concatenate([labels, np.full(missing, -1, np.int32)])
+      yield images, labels
+
   def next_batch(self, batch_size, fake_data=False, shuffle=True):
     """Returns the next batch_size examples of this data set.
 

@@ -18,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import fully_connected_feed  # pylint: disable=wrong-import-position
+import input_data  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 from tensorflow.python.checkpoint import checkpoint_management  # pylint: disable=g-direct-tensorflow-import,wrong-import-position
 
@@ -54,7 +55,7 @@ def inject_in_save(count):
 
 
 def inject_in_eval(count, batches):
-  real = fully_connected_feed._padded_batches  # pylint: disable=protected-access
+  real = input_data.DataSet.padded_batches
   calls = []
 
   def padded_batches(*args):
@@ -63,7 +64,7 @@ def inject_in_eval(count, batches):
       if len(calls) == count and index == batches:
         die()
       yield batch
-  fully_connected_feed._padded_batches = padded_batches  # pylint: disable=protected-access
+  input_data.DataSet.padded_batches = padded_batches
 
 
 def main():

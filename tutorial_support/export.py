@@ -23,6 +23,7 @@ import tensorflow as tf
 
 import mnist
 from tutorial_support import checkpoints
+from tutorial_support import errors
 
 tf1 = tf.compat.v1
 
@@ -139,3 +140,38 @@ def _read_source(version_path):
       return f.read().strip()
   except OSError:
     return None
+
+
+def export_after_training(stop, log_dir, max_steps, hidden1, hidden2,
+                          export_dir):
+  """Exports the latest checkpoint (if export_dir) unless stop was signalled.
+
+  A stop after the last step leaves the export to the same command run
+  again, which finds the training done.
+
+  Raises:
+    signals.Interrupted: If stop was signalled; its line says whether
+      training had finished, and whether the export was made.
+  """
+  newest = checkpoints.newest_on_disk(log_dir)
+  stop.raise_if_stopped(newest, errors.after_the_last_step(
+      newest, max_steps, export_dir and 'not exported (run the same command '
+      'to export it)'))
+  if export_dir:
+    path = export_latest(log_dir, hidden1, hidden2, export_dir)
+    stop.raise_if_stopped(newest, errors.after_the_last_step(
+        newest, max_steps, 'exported as %s' % path))
+
+
+def export_after_evaluation(stop, log_dir, hidden1, hidden2, export_dir):
+  """--eval_only's export (if export_dir), unless stop was signalled first.
+
+  Raises:
+    signals.Interrupted: If stop was signalled; its line names the export
+      if it was made, else says that nothing was written.
+  """
+  stop.raise_if_stopped(None)
+  if export_dir:
+    path = export_latest(log_dir, hidden1, hidden2, export_dir)
+    stop.raise_if_stopped(None, 'stopped after the evaluation and the export '
+                          '(%s)' % path)
