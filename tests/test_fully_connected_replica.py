@@ -23,6 +23,7 @@ from conftest import ROOT, USER_ENV
 
 import fully_connected_replica as replica  # pylint: disable=g-import-not-at-top
 from tutorial_support import checkpoints
+from tutorial_support import cluster_setup
 from tutorial_support import local_cluster
 from tutorial_support import signals
 
@@ -137,11 +138,11 @@ def flags(**values):
 def test_cluster_from_flags_or_tf_config():
   given = flags(ps_hosts='a:1', worker_hosts='b:2,c:3', job_name='worker',
                 task_index=1)
-  assert replica.cluster_from_flags(given, {}) == (
+  assert cluster_setup.cluster_from_flags(given, {}) == (
       {'ps': ['a:1'], 'worker': ['b:2', 'c:3']}, 'worker', 1)
   tf_config = json.dumps({'cluster': {'ps': ['a:1'], 'worker': ['b:2']},
                           'task': {'type': 'ps', 'index': 0}})
-  assert replica.cluster_from_flags(flags(), {'TF_CONFIG': tf_config}) == (
+  assert cluster_setup.cluster_from_flags(flags(), {'TF_CONFIG': tf_config}) == (
       {'ps': ['a:1'], 'worker': ['b:2']}, 'ps', 0)
 
 
@@ -149,8 +150,8 @@ def test_a_task_index_given_wins_over_tf_config():
   tf_config = json.dumps({'cluster': {'ps': ['a:1'], 'worker': ['b:2', 'c:3']},
                           'task': {'type': 'worker', 'index': 1}})
   environ = {'TF_CONFIG': tf_config}
-  assert replica.cluster_from_flags(flags(), environ)[2] == 1
-  assert replica.cluster_from_flags(flags(task_index=0), environ)[2] == 0
+  assert cluster_setup.cluster_from_flags(flags(), environ)[2] == 1
+  assert cluster_setup.cluster_from_flags(flags(task_index=0), environ)[2] == 0
   assert replica.parse_flags([]).task_index is None
 
 
@@ -167,7 +168,7 @@ def test_a_task_index_given_wins_over_tf_config():
 ])
 def test_bad_cluster_is_one_clear_error(values, environ, message):
   with pytest.raises(ValueError, match=re.escape(message)):
-    replica.cluster_from_flags(flags(**values), environ)
+    cluster_setup.cluster_from_flags(flags(**values), environ)
 
 
 class FailingSession(object):

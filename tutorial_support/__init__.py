@@ -6,6 +6,7 @@ here, and the programs call it in a line or two:
 
   mnist_files         fetching the four IDX files from their sources
   mnist_store         verifying them by content and installing them whole
+  idx                 the IDX format, read strictly
   atomic_files        files written whole (temporary name, then rename)
   flags               the command line the programs share
   errors              one-line errors and exit statuses
@@ -13,9 +14,15 @@ here, and the programs call it in a line or two:
   startup             the quiet, fast TensorFlow import
   speed               session settings and evaluation threads
   checkpoints         restore or initialise, the fit check, save with clean-up
-  tensorboard_extras  precision scalars, histograms, the prediction grid
+  tensorboard_extras  precision scalars, histograms, the prediction grid,
+                      the Projector's run
   export              SavedModel export
+  cluster_setup       a cluster task's setup: cluster spec, waits, watchdog
   local_cluster       fully_connected_replica.py's --local_workers launcher
+  confusion           --eval_only's confusion matrix, precision and recall
+  picture_files       any picture read in bounded time and memory
+  digit_images        MNIST's preprocessing of a picture of a digit
+  classifier          a trained model loaded once, for classify.py
 
 No module here imports a program; the programs import these.
 """
