@@ -41,6 +41,7 @@ sys.path.insert(0, ROOT)
 # as the user's own would: importing fully_connected_feed changes this one's.
 CHILD_ENV = dict(os.environ)
 
+import flops  # pylint: disable=g-import-not-at-top
 import fully_connected_feed  # pylint: disable=g-import-not-at-top
 import input_data  # pylint: disable=g-import-not-at-top
 import mnist  # pylint: disable=g-import-not-at-top
@@ -54,18 +55,12 @@ BATCH_SIZE = 100
 HIDDEN1 = 128
 HIDDEN2 = 32
 LEARNING_RATE = 0.01
-LAYERS = ((mnist.IMAGE_PIXELS, HIDDEN1), (HIDDEN1, HIDDEN2),
-          (HIDDEN2, mnist.NUM_CLASSES))
+LAYERS = flops.layers(HIDDEN1, HIDDEN2)
 
 
-def flops_per_step(batch_size=BATCH_SIZE, layers=LAYERS):
-  """Counts the multiply-adds of one training step, as FLOPs (2 per MAC).
-
-  Forward: one matmul per layer. Backward: the weight gradient of every layer
-  and the input gradient of every layer but the first (the images need none).
-  """
-  macs = [batch_size * fan_in * fan_out for fan_in, fan_out in layers]
-  return 2 * (2 * sum(macs) + sum(macs[1:]))
+def flops_per_step(batch_size=BATCH_SIZE):
+  """FLOPs of one training step of the benchmarked network (flops.py)."""
+  return flops.step_flops(batch_size, HIDDEN1, HIDDEN2)
 
 
 # ------------------------------------------------------ training loops ----
@@ -186,11 +181,9 @@ def torch_loop(data_sets):
     print('PyTorch is not installed: its row is left out (pip install '
           'torch==2.13.0 to measure it)', file=sys.stderr)
     return None
+  import torch_job  # pylint: disable=g-import-not-at-top
   torch.manual_seed(0)
-  layers = []
-  for fan_in, fan_out in LAYERS:
-    layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
-  model = torch.nn.Sequential(*layers[:-1])
+  model = torch_job.network(HIDDEN1, HIDDEN2)
   optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
 
   def run(steps):
@@ -204,18 +197,6 @@ def torch_loop(data_sets):
       optimizer.step()
       loss.item()  # as the project fetches the loss of every step
   return run, torch.__version__
-
-
-def gemm_rate(size=1024, repeats=5):
-  """Returns the float32 GEMM rate of NumPy's BLAS, in FLOP/s."""
-  rng = np.random.default_rng(0)
-  a = rng.standard_normal((size, size), dtype=np.float32)
-  b = rng.standard_normal((size, size), dtype=np.float32)
-  a @ b
-  start = time.perf_counter()
-  for _ in range(repeats):
-    a @ b
-  return repeats * 2 * size**3 / (time.perf_counter() - start)
 
 
 # ----------------------------------------------------- whole processes ----
@@ -379,7 +360,7 @@ def measure_in_process(figures, data_dir, fake_data, repeats, steps):
     for _ in range(repeats):
       for name, run in loops:
         figures.add(name, _steps_per_second(run, steps), 'steps/s')
-      figures.add('GEMM float32', gemm_rate() / 1e9, 'GFLOP/s')
+      figures.add('GEMM float32', flops.gemm_rate() / 1e9, 'GFLOP/s')
       figures.add('read_data_sets (cached)', load_time(data_dir, fake_data),
                   's')
       start = time.perf_counter()

@@ -10,6 +10,10 @@ fresh process as a user runs it:
   - the training loop's steps per second (fully_connected_feed.train_step)
     under the session settings the project picks for that size, and under
     each intra-op thread count, 1 and every core, to show the choice;
+  - the session floor: the job's steps at the rate of the session's own
+    work (one batch fed again and again, no batches drawn), a time under
+    which no whole job of the project can go; `f/pt` is it over PyTorch's
+    whole job;
   - one evaluation of the three splits, against its GEMM floor (the
     forward pass of 70,000 examples at the machine's float32 GEMM rate).
 PyTorch's columns are left out, and said to be, when torch is not installed.
@@ -27,33 +31,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+from flops import forward_flops, gemm_rate, step_flops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRID = [(128, 32, 100), (128, 32, 1000), (512, 128, 100), (512, 128, 1000),
         (1024, 512, 100), (1024, 512, 1000)]
-
-
-def forward_flops(batch_size, hidden1, hidden2):
-  return 2 * batch_size * (784 * hidden1 + hidden1 * hidden2 + hidden2 * 10)
-
-
-def step_flops(batch_size, hidden1, hidden2):
-  """Forward, and backward but for the input's gradient: as bench.py counts."""
-  forward = forward_flops(batch_size, hidden1, hidden2)
-  return 3 * forward - 2 * batch_size * 784 * hidden1
-
-
-def gemm_rate(size=1024, repeats=5):
-  """The float32 GEMM rate of NumPy's BLAS, in FLOP/s."""
-  rng = np.random.default_rng(0)
-  a = rng.standard_normal((size, size), dtype=np.float32)
-  b = rng.standard_normal((size, size), dtype=np.float32)
-  a @ b
-  start = time.perf_counter()
-  for _ in range(repeats):
-    a @ b
-  return repeats * 2 * size**3 / (time.perf_counter() - start)
 
 
 def _child(args, cwd=None):
@@ -100,12 +82,21 @@ with feed.tf.Graph().as_default():
     for _ in range({steps}):
       feed.train_step(sess, model, data_sets.train)
     rate = {steps} / (time.perf_counter() - start)
+    # The session's own work: one batch fed again and again (aligned, so
+    # not copied), which no loop that draws batches can beat.
+    feed_dict = feed.fill_feed_dict(data_sets.train, model.images_placeholder,
+                                    model.labels_placeholder)
+    start = time.perf_counter()
+    for _ in range({steps}):
+      sess.run([model.train_op, model.loss], feed_dict=feed_dict)
+    kernels_rate = {steps} / (time.perf_counter() - start)
     with contextlib.redirect_stdout(io.StringIO()):
       feed.evaluate_all(sess, model, data_sets)
       start = time.perf_counter()
       feed.evaluate_all(sess, model, data_sets)
     evaluation = time.perf_counter() - start
 print(json.dumps({{'steps_per_second': rate, 'evaluation': evaluation,
+                  'kernels_steps_per_second': kernels_rate,
                   'intra_op_threads': config.intra_op_parallelism_threads}}))
 '''
 
@@ -158,6 +149,9 @@ def measure_point(point, flags, with_torch, gemm):
       'project_job_samples': times['project'],
       'loop_steps_per_second': chosen['steps_per_second'],
       'loop_intra_op_threads': chosen['intra_op_threads'],
+      # The job's training steps at the session's own rate: a floor under
+      # the whole job, which has also its start-up, data and evaluations.
+      'session_floor_s': steps / chosen['kernels_steps_per_second'],
       'loop_steps_per_second_by_threads': by_threads,
       'gemm_limit_steps_per_second': gemm / step_flops(batch_size, hidden1,
                                                        hidden2),
@@ -168,21 +162,27 @@ def measure_point(point, flags, with_torch, gemm):
     result['pytorch_job_s'] = statistics.median(times['pytorch'])
     result['pytorch_job_samples'] = times['pytorch']
     result['ratio'] = result['project_job_s'] / result['pytorch_job_s']
+    result['floor_ratio'] = (result['session_floor_s']
+                             / result['pytorch_job_s'])
   return result
 
 
 def print_table(results, with_torch, out=sys.stdout):
-  header = ('%-10s %5s %6s %9s %9s %6s %9s %8s %13s %8s %8s'
+  header = ('%-10s %5s %6s %9s %9s %6s %7s %6s %9s %8s %13s %8s %8s'
             % ('hidden', 'batch', 'steps', 'project', 'pytorch', 'ratio',
-               'loop/s', 'threads', '1 vs all /s', 'GEMM/s', 'eval s'))
+               'floor', 'f/pt', 'loop/s', 'threads', '1 vs all /s',
+               'GEMM/s', 'eval s'))
   print(header, file=out)
   for r in results:
     by_threads = r['loop_steps_per_second_by_threads']
-    print('%-10s %5d %6d %8.1fs %9s %6s %9.0f %8d %13s %8.0f %5.2f/%.2f' % (
+    print('%-10s %5d %6d %8.1fs %9s %6s %6.1fs %6s %9.0f %8d %13s %8.0f '
+          '%5.2f/%.2f' % (
         '%d-%d' % (r['hidden1'], r['hidden2']), r['batch_size'],
         r['max_steps'], r['project_job_s'],
         '%.1fs' % r['pytorch_job_s'] if with_torch else '-',
         '%.2fx' % r['ratio'] if with_torch else '-',
+        r['session_floor_s'],
+        '%.2fx' % r['floor_ratio'] if with_torch else '-',
         r['loop_steps_per_second'], r['loop_intra_op_threads'],
         '/'.join('%.0f' % v for v in by_threads.values()),
         r['gemm_limit_steps_per_second'], r['evaluation_s'],

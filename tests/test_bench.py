@@ -29,6 +29,15 @@ def test_flops_per_step_counts_forward_and_backward():
   assert bench.flops_per_step() == 2 * (forward + backward) == 42790400
 
 
+def test_sweep_counts_as_bench_does():
+  import flops  # pylint: disable=g-import-not-at-top
+  assert flops.step_flops(100, 128, 32) == bench.flops_per_step()
+  # 1024-512 at batch 1000: forward 1000 x (784x1024 + 1024x512 + 512x10).
+  forward = 2 * 1000 * (784 * 1024 + 1024 * 512 + 512 * 10)
+  assert flops.forward_flops(1000, 1024, 512) == forward
+  assert flops.step_flops(1000, 1024, 512) == 3 * forward - 2 * 1000 * 784 * 1024
+
+
 def test_numpy_step_matches_tensorflow_gradient_descent():
   params = bench.numpy_parameters(seed=5)
   rng = np.random.default_rng(6)
@@ -134,9 +143,15 @@ def described_options(help_text):
   return options
 
 
+def is_program(path):
+  with open(path) as f:
+    return "if __name__ == '__main__':" in f.read()
+
+
 @pytest.mark.parametrize('script', sorted(
     os.path.basename(path)
-    for path in glob.glob(os.path.join(ROOT, 'benchmarks', '*.py'))))
+    for path in glob.glob(os.path.join(ROOT, 'benchmarks', '*.py'))
+    if is_program(path)))
 def test_every_benchmark_answers_help_describing_each_flag(script):
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'benchmarks', script), '--help'],
