@@ -9,6 +9,7 @@ At the end of a training run: the Projector's view of the newest checkpoint
 10,000 test digits, each point labelled and drawn as its digit.
 """
 
+import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -131,28 +132,40 @@ def projector_follows(log_dir, test_set):
   However training ends, done, stopped by a signal or diverged, the
   Projector then shows the checkpoint that a run would resume from, never an
   older one beside it. A second Ctrl-C (stop at once) updates nothing.
+
+  The sprite depends on the test digits alone, so it is drawn on another
+  thread as the block begins: its PNG compression was most of the 0.2 s
+  that the Projector added to the end of a default run.
   """
-  try:
-    yield
-  except (signals.Interrupted, errors.DivergedError):
-    update_projector(log_dir, test_set)
-    raise
-  update_projector(log_dir, test_set)
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    sprite = pool.submit(_draw_sprite, _projected_examples(test_set)[0])
+    try:
+      yield
+    except (signals.Interrupted, errors.DivergedError):
+      update_projector(log_dir, test_set, sprite.result)
+      raise
+    update_projector(log_dir, test_set, sprite.result)
 
 
-def update_projector(log_dir, test_set):
+def _projected_examples(test_set):
+  count = min(PROJECTOR_EXAMPLES, test_set.num_examples)
+  return test_set.images[:count], test_set.labels[:count]
+
+
+def update_projector(log_dir, test_set, drawn_sprite=None):
   """Writes the Projector's view of log_dir's newest checkpoint, if not there.
 
   Args:
     log_dir: The training run's log dir.
     test_set: The DataSet of the test digits.
+    drawn_sprite: A function returning _draw_sprite()'s result for the test
+      digits (drawn ahead), or None to draw it here.
   """
   checkpoint = checkpoints.newest_that_restores(log_dir)
   run_dir = os.path.join(log_dir, PROJECTOR_RUN)
   if checkpoint is None or _projected_checkpoint(run_dir) == checkpoint:
     return
-  count = min(PROJECTOR_EXAMPLES, test_set.num_examples)
-  images, labels = test_set.images[:count], test_set.labels[:count]
+  images, labels = _projected_examples(test_set)
   activations, predictions = _last_hidden_layer(checkpoint, images)
   os.makedirs(run_dir, exist_ok=True)
   if not any(name.startswith('events.') for name in os.listdir(run_dir)):
@@ -161,7 +174,8 @@ def update_projector(log_dir, test_set):
     with contextlib.closing(tf1.summary.FileWriter(run_dir)) as writer:
       writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), 0)
   step = checkpoint.rsplit('-', 1)[1]
-  sprite = _write_sprite(run_dir, images)
+  sprite = _write_sprite(run_dir, *(drawn_sprite() if drawn_sprite
+                                    else _draw_sprite(images)))
   metadata = 'labels-%s.tsv' % step
   atomic_files.write_atomically(os.path.join(run_dir, metadata), ''.join(
       ['label\tprediction\tcorrect\n'] + ['%d\t%d\t%s\n' % (
@@ -226,15 +240,14 @@ def _save_activations(run_dir, activations, step):
           global_step=int(step), write_meta_graph=False)
 
 
-def _write_sprite(run_dir, images):
-  """Writes the digits as one image, a row of 100 a line; returns its name.
+def _draw_sprite(images):
+  """Draws the digits as one image, a row of 100 a line.
 
-  Named by a digest of the digits: the same test split, the same file.
+  Returns:
+    name: The sprite's file name, from a digest of its pixels: the same test
+      split, the same file.
+    png: The image, PNG-encoded.
   """
-  name = 'sprite-%s.png' % hashlib.sha256(images.tobytes()).hexdigest()[:12]
-  path = os.path.join(run_dir, name)
-  if os.path.exists(path):
-    return name
   columns = int(np.ceil(np.sqrt(len(images))))
   rows = -(-len(images) // columns)
   size = mnist.IMAGE_SIZE
@@ -245,7 +258,15 @@ def _write_sprite(run_dir, images):
   buffer = io.BytesIO()
   # Fast compression: the file is written once, and read by a browser.
   Image.fromarray(grid).save(buffer, format='PNG', compress_level=1)
-  atomic_files.write_atomically(path, buffer.getvalue())
+  name = 'sprite-%s.png' % hashlib.sha256(grid.tobytes()).hexdigest()[:12]
+  return name, buffer.getvalue()
+
+
+def _write_sprite(run_dir, name, png):
+  """Writes the drawn sprite into run_dir unless it is there; returns name."""
+  path = os.path.join(run_dir, name)
+  if not os.path.exists(path):
+    atomic_files.write_atomically(path, png)
   return name
 
 
