@@ -195,8 +195,11 @@ class ChiefHook(tf1.train.SessionRunHook):
     block = io.StringIO()
     with contextlib.redirect_stdout(block):
       if step != self._last_saved:
-        print('Saved checkpoint %s' % feed.save_checkpoint(run, step))
-        self._last_saved = step
+        path = feed.save_checkpoint(run, step)
+        print('Saved checkpoint %s' % path)
+        # The save reads the global step again, which the other workers may
+        # have moved on: the evaluation is headed by the step it saved.
+        step = self._last_saved = int(path.rsplit('-', 1)[1])
       if evaluate:
         print('Global step %d:' % step)
         self._evaluate(run)

@@ -16,7 +16,7 @@ fresh process as a user runs it:
     whole job;
   - one evaluation of the three splits, against its GEMM floor (the
     forward pass of 70,000 examples at the machine's float32 GEMM rate).
-PyTorch's columns are left out, and said to be, when torch is not installed.
+PyTorch's columns show -, and stderr says why, when torch is not installed.
 
   python benchmarks/sweep.py --json sweep.json
 """
@@ -234,7 +234,7 @@ def main(argv=None):
   flags = parse_flags(argv)
   with_torch = torch_installed()
   if not with_torch:
-    print('PyTorch is not installed: its columns are left out (pip install '
+    print('PyTorch is not installed: its columns show - (pip install '
           'torch==2.13.0 to measure them)', file=sys.stderr)
   gemm = gemm_rate()
   results = [measure_point(point, flags, with_torch, gemm)

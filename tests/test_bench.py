@@ -168,3 +168,24 @@ def test_bench_says_when_pytorch_is_left_out(monkeypatch, capsys):
   assert bench.torch_loop(None) is None
   assert 'PyTorch is not installed: its row is left out' in (
       capsys.readouterr().err)
+
+
+def test_sweep_table_shows_a_dash_where_pytorch_was_not_measured():
+  import io  # pylint: disable=g-import-not-at-top
+  import sweep  # pylint: disable=g-import-not-at-top
+  point = {'hidden1': 1024, 'hidden2': 512, 'batch_size': 100,
+           'max_steps': 4000, 'project_job_s': 23.2, 'session_floor_s': 15.6,
+           'loop_steps_per_second': 252.0, 'loop_intra_op_threads': 2,
+           'loop_steps_per_second_by_threads': {'1': 190.0, '2': 242.0},
+           'gemm_limit_steps_per_second': 495.0, 'evaluation_s': 0.92,
+           'evaluation_gemm_floor_s': 0.59}
+  without = io.StringIO()
+  sweep.print_table([point], with_torch=False, out=without)
+  row = without.getvalue().splitlines()[1].split()
+  assert row[:8] == ['1024-512', '100', '4000', '23.2s', '-', '-', '15.6s',
+                     '-'], row
+  point.update(pytorch_job_s=19.8, ratio=23.2 / 19.8, floor_ratio=15.6 / 19.8)
+  with_torch = io.StringIO()
+  sweep.print_table([point], with_torch=True, out=with_torch)
+  row = with_torch.getvalue().splitlines()[1].split()
+  assert row[4:8] == ['19.8s', '1.17x', '15.6s', '0.79x'], row

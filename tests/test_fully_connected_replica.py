@@ -520,6 +520,10 @@ def test_a_clean_run_reads_as_a_success(tmp_path):
   for block in re.findall(r'^Global step \d+:\n((?:.*\n){6})', result.stdout,
                           re.M):
     assert not re.search(r'^Worker', block, re.M), result.stdout
+  # An evaluation after a save is headed by the step saved, though the
+  # other worker moves the global step on while the chief saves.
+  pairs = re.findall(r'model\.ckpt-(\d+)\nGlobal step (\d+):', result.stdout)
+  assert pairs and all(saved == headed for saved, headed in pairs), pairs
 
 
 def test_the_chief_never_saves_weights_whose_loss_is_not_finite(tmp_path):
