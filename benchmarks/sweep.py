@@ -189,6 +189,12 @@ def print_table(results, with_torch, out=sys.stdout):
         r['evaluation_gemm_floor_s']), file=out)
 
 
+# What fully_connected_feed.py accepts on MNIST: a batch within the
+# smallest split (validation, 5000), layers of 1 to 100,000 units.
+MAX_BATCH = 5000
+MAX_UNITS = 100000
+
+
 def parse_grid(text):
   points = []
   for item in text.split(','):
@@ -197,6 +203,11 @@ def parse_grid(text):
     except ValueError:
       raise argparse.ArgumentTypeError(
           'expected HIDDEN1xHIDDEN2xBATCH,..., got %r' % item) from None
+    if not (1 <= hidden1 <= MAX_UNITS and 1 <= hidden2 <= MAX_UNITS
+            and 1 <= batch_size <= MAX_BATCH):
+      raise argparse.ArgumentTypeError(
+          'expected layers of 1 to %d units and a batch of 1 to %d, got %r'
+          % (MAX_UNITS, MAX_BATCH, item))
     points.append((hidden1, hidden2, batch_size))
   return points
 
@@ -227,6 +238,11 @@ def parse_flags(argv=None):
   flags.input_data_dir = os.path.abspath(flags.input_data_dir)
   if flags.repeats < 1 or flags.max_steps < 0:
     parser.error('--repeats must be at least 1 and --max_steps at least 0')
+  # Checked before the sweep's minutes, not after them.
+  if flags.json and not os.access(
+      os.path.dirname(os.path.abspath(flags.json)), os.W_OK):
+    parser.error('--json: %s is not in a directory this user can write to'
+                 % flags.json)
   return flags
 
 

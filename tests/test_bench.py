@@ -189,3 +189,19 @@ def test_sweep_table_shows_a_dash_where_pytorch_was_not_measured():
   sweep.print_table([point], with_torch=True, out=with_torch)
   row = with_torch.getvalue().splitlines()[1].split()
   assert row[4:8] == ['19.8s', '1.17x', '15.6s', '0.79x'], row
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['--grid', '128x32x6000'], 'a batch of 1 to 5000, got '),
+    (['--grid', '0x32x100'], 'layers of 1 to 100000 units'),
+    (['--json', '/nonexistent/dir/sweep.json'],
+     '--json: /nonexistent/dir/sweep.json is not in a directory'),
+])
+def test_sweep_refuses_what_would_fail_later_in_one_line(flags, message):
+  # Before it spends minutes on jobs: a job's error or a lost JSON after.
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'benchmarks', 'sweep.py')] + flags,
+      capture_output=True, text=True, env=USER_ENV, timeout=60, check=False)
+  assert result.returncode == 2, result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('sweep.py: error: ') and message in last, last
