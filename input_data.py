@@ -21,10 +21,9 @@ import zlib
 import numpy as np
 
 from tutorial_support import aligned_arrays
-from tutorial_support import flags
+from tutorial_support import data_command
 from tutorial_support import idx
 from tutorial_support import mnist_files
-from tutorial_support import signals
 # The original interface's names, kept here for scripts written against it.
 from tutorial_support.mnist_files import (  # pylint: disable=unused-import
     DEFAULT_DATA_DIR, DataUnavailableError, TEST_IMAGES, TEST_LABELS,
@@ -375,37 +374,9 @@ def smallest_split(fake_data, validation_size=5000):
 
 # ----------------------------------------------------------- as a script ----
 
-def _summary_line(split_name, data_set):
-  labels = data_set.labels
-  counts = np.bincount(labels, minlength=NUM_CLASSES)
-  return '%-10s %6d examples  labels 0-9: %s  first ten: %s' % (
-      split_name, data_set.num_examples, ' '.join(str(c) for c in counts),
-      ' '.join(str(l) for l in labels[:10]))
-
-
 def main(argv=None):
-  parser = flags.UsageParser(prog='input_data.py',
-                             description='Fetch, verify and summarize MNIST.')
-  flags.add_data_flags(parser)
-  args = parser.parse_args(argv)
-  flags.check_directory_flags(parser, args, ('input_data_dir',))
-  try:
-    with signals.sigterm_interrupts():
-      data_sets = read_data_sets(args.input_data_dir, dtype=np.uint8,
-                                 sources=args.data_sources,
-                                 timeout=args.download_timeout)
-  except (DataUnavailableError, ValueError, OSError) as e:
-    print('%s: error: %s' % (parser.prog, e), file=sys.stderr)
-    return 1
-  except KeyboardInterrupt as e:
-    # Every file is written to a temporary name and renamed once verified.
-    print('%s: interrupted: nothing half-written is left in %s'
-          % (parser.prog, args.input_data_dir), file=sys.stderr)
-    return signals.interrupted_status(e)
-  print('MNIST verified in %s' % os.path.expanduser(args.input_data_dir))
-  for split_name, data_set in zip(Datasets._fields, data_sets):
-    print(_summary_line(split_name, data_set))
-  return 0
+  """Fetches, verifies and summarizes MNIST: python input_data.py --help."""
+  return data_command.main(read_data_sets, argv)
 
 
 if __name__ == '__main__':
