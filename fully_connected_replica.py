@@ -199,7 +199,7 @@ class ChiefHook(tf1.train.SessionRunHook):
         print('Saved checkpoint %s' % path)
         # The save reads the global step again, which the other workers may
         # have moved on: the evaluation is headed by the step it saved.
-        step = self._last_saved = int(path.rsplit('-', 1)[1])
+        step = self._last_saved = checkpoints.checkpoint_step(path)
       if evaluate:
         print('Global step %d:' % step)
         self._evaluate(run)
@@ -358,7 +358,7 @@ def _work(flags, cluster, task_index):
     saved = (checkpoints.newest_on_disk(flags.log_dir) if task_index == 0
              else None)
     raise signals.Interrupted(signal.Signals(stop.signal_number).name,
-                              int(saved.rsplit('-', 1)[1]) if saved else step,
+                              checkpoints.checkpoint_step(saved) if saved else step,
                               saved)
   return local_steps
 

@@ -130,6 +130,11 @@ _GLOB_CHARACTERS = frozenset('*?[]\\')
 _aliases = {}
 
 
+def checkpoint_step(checkpoint):
+  """Returns the global step in a checkpoint's path, .../model.ckpt-<step>."""
+  return int(checkpoint.rsplit('-', 1)[1])
+
+
 def tf_path(path):
   """Returns a path that names path for TensorFlow's checkpoint functions.
 

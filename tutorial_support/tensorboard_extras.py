@@ -173,7 +173,7 @@ def update_projector(log_dir, test_set, drawn_sprite=None):
     # with its first event.
     with contextlib.closing(tf1.summary.FileWriter(run_dir)) as writer:
       writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), 0)
-  step = checkpoint.rsplit('-', 1)[1]
+  step = checkpoints.checkpoint_step(checkpoint)
   sprite = _write_sprite(run_dir, *(drawn_sprite() if drawn_sprite
                                     else _draw_sprite(images)))
   metadata = 'labels-%s.tsv' % step
