@@ -34,6 +34,9 @@ import time
 from flops import forward_flops, gemm_rate, step_flops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import input_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tutorial_support.flags import MAX_UNITS  # pylint: disable=g-import-not-at-top,wrong-import-position
 GRID = [(128, 32, 100), (128, 32, 1000), (512, 128, 100), (512, 128, 1000),
         (1024, 512, 100), (1024, 512, 1000)]
 
@@ -189,12 +192,6 @@ def print_table(results, with_torch, out=sys.stdout):
         r['evaluation_gemm_floor_s']), file=out)
 
 
-# What fully_connected_feed.py accepts on MNIST: a batch within the
-# smallest split (validation, 5000), layers of 1 to 100,000 units.
-MAX_BATCH = 5000
-MAX_UNITS = 100000
-
-
 def parse_grid(text):
   points = []
   for item in text.split(','):
@@ -203,11 +200,13 @@ def parse_grid(text):
     except ValueError:
       raise argparse.ArgumentTypeError(
           'expected HIDDEN1xHIDDEN2xBATCH,..., got %r' % item) from None
+    # What fully_connected_feed.py accepts on MNIST.
+    max_batch = input_data.smallest_split(fake_data=False)
     if not (1 <= hidden1 <= MAX_UNITS and 1 <= hidden2 <= MAX_UNITS
-            and 1 <= batch_size <= MAX_BATCH):
+            and 1 <= batch_size <= max_batch):
       raise argparse.ArgumentTypeError(
           'expected layers of 1 to %d units and a batch of 1 to %d, got %r'
-          % (MAX_UNITS, MAX_BATCH, item))
+          % (MAX_UNITS, max_batch, item))
     points.append((hidden1, hidden2, batch_size))
   return points
 
