@@ -23,8 +23,13 @@ import sys
 
 # First: it settles the environment before NumPy and TensorFlow load.
 from tutorial_support import startup
+from tutorial_support import command_lines
 
-tf = startup.import_tensorflow()  # NumPy too: Ctrl-C meanwhile is one line.
+# --help, a bad flag and pictures that are not there answer at once, not
+# after TensorFlow's import.
+if __name__ == '__main__':
+  command_lines.classify_flags()
+tf = startup.import_tensorflow()  # Ctrl-C meanwhile is one line.
 
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -32,12 +37,11 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tutorial_support import classifier
 from tutorial_support import digit_images
 from tutorial_support import errors
-from tutorial_support import flags as flag_types
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
-PROG = 'classify.py'
+PROG = command_lines.CLASSIFY_PROG
 # Where fully_connected_feed.py writes its checkpoints by default.
-DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_feed')
+DEFAULT_LOG_DIR = command_lines.FEED_LOG_DIR
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff',
                   '.webp')
 
@@ -103,30 +107,7 @@ def classify_all(model, arguments, top, save_dir):
 
 def parse_flags(argv=None):
   """Parses the command line; a bad flag exits with status 2 and one line."""
-  parser = flag_types.UsageParser(
-      prog=PROG, description='Classify pictures of handwritten digits with '
-      'a model trained by fully_connected_feed.py.')
-  parser.add_argument('images', nargs='+', metavar='IMAGE',
-                      help='Image files (PNG, JPEG, BMP, GIF, TIFF, WebP), or '
-                      'directories of them.')
-  parser.add_argument('--log_dir', default=DEFAULT_LOG_DIR,
-                      help='Log directory of a training run: its latest '
-                      'checkpoint is used. (default: %(default)s)')
-  parser.add_argument('--saved_model', default=None,
-                      help='A SavedModel version directory (EXPORT_DIR/N) to '
-                      'use instead of a checkpoint. (default: none)')
-  parser.add_argument('--top', type=flag_types.int_flag(1, 10), default=1,
-                      help='How many digits to name per picture, likeliest '
-                      'first. (default: %(default)s)')
-  parser.add_argument('--save_preprocessed', default=None, metavar='DIR',
-                      help='Also write the 28 x 28 input the model saw for '
-                      'each picture, as NNN-NAME.png. (default: none)')
-  parser.add_argument('--debug', action='store_true',
-                      help='Show Python tracebacks on errors. (default: off)')
-  flags = parser.parse_args(argv)
-  flag_types.check_directory_flags(parser, flags, ('log_dir', 'saved_model',
-                                                   'save_preprocessed'))
-  return flags
+  return command_lines.classify_flags(argv)
 
 
 def main(argv=None):

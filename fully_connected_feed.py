@@ -19,15 +19,18 @@ import collections
 import concurrent.futures
 import contextlib
 import math
-import os
 import signal
 import sys
 import time
 
 # First: it settles the environment before NumPy and TensorFlow load.
 from tutorial_support import startup
+from tutorial_support import command_lines
 
-tf = startup.import_tensorflow()  # NumPy too: Ctrl-C meanwhile is one line.
+# --help and a bad flag answer at once, not after TensorFlow's import.
+if __name__ == '__main__':
+  command_lines.feed_flags()
+tf = startup.import_tensorflow()  # Ctrl-C meanwhile is one line.
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import input_data
@@ -36,7 +39,7 @@ from tutorial_support import checkpoints
 from tutorial_support import confusion
 from tutorial_support import errors
 from tutorial_support import export
-from tutorial_support import flags as flag_types
+from tutorial_support import log_dirs
 from tutorial_support import signals
 from tutorial_support import speed
 from tutorial_support import tensorboard_extras
@@ -44,8 +47,8 @@ from tutorial_support import tensorboard_extras
 
 tf1 = tf.compat.v1
 
-PROG = 'fully_connected_feed.py'
-DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_feed')
+PROG = command_lines.FEED_PROG
+DEFAULT_LOG_DIR = command_lines.FEED_LOG_DIR
 LOSS_EVERY = 100
 CHECKPOINT_EVERY = 1000
 
@@ -289,7 +292,7 @@ def run_training(flags):
     The precision @ 1 of each split at the end, keyed by split name.
   """
   # The log dir is never wiped, and held by one run at a time.
-  with checkpoints.hold_log_dir(flags.log_dir):
+  with log_dirs.hold_log_dir(flags.log_dir):
     # Get the sets of images and labels for training, validation, and test.
     # Before the shield below: a fetch may start npm, which would inherit it.
     data_sets = read_data(flags)
@@ -373,15 +376,7 @@ def run_evaluation(flags):
 
 def parse_flags(argv=None):
   """Parses the command line; a bad flag exits with status 2 and one line."""
-  parser = flag_types.UsageParser(
-      prog=PROG,
-      description='Train the tutorial\'s MNIST network with feed_dict.')
-  flag_types.add_training_flags(parser, DEFAULT_LOG_DIR)
-  flag_types.add_evaluation_flags(parser)
-  flags = parser.parse_args(argv)
-  flag_types.check_training_flags(
-      parser, flags, DEFAULT_LOG_DIR, input_data.smallest_split(flags.fake_data))
-  return flags
+  return command_lines.feed_flags(argv)
 
 
 def main(argv=None):

@@ -34,28 +34,30 @@ import time
 
 # First: it settles the environment before NumPy and TensorFlow load.
 from tutorial_support import startup
+from tutorial_support import command_lines
 
+# --help and a bad flag answer at once, not after TensorFlow's import.
+if __name__ == '__main__':
+  command_lines.replica_flags()
 tf = startup.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 # The tutorial's own functions (placeholders, feeding, evaluation), reused.
 import fully_connected_feed as feed
-import input_data
 import mnist
 from tutorial_support import checkpoints
 from tutorial_support import cluster_setup
 from tutorial_support import errors
-from tutorial_support import flags as flag_types
 from tutorial_support import local_cluster
+from tutorial_support import log_dirs
 from tutorial_support import signals
 from tutorial_support import speed
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 tf1 = tf.compat.v1
 
-PROG = 'fully_connected_replica.py'
-DEFAULT_LOG_DIR = os.path.join('logs', 'fully_connected_replica')
-MAX_LOCAL_WORKERS = 16
+PROG = command_lines.REPLICA_PROG
+DEFAULT_LOG_DIR = command_lines.REPLICA_LOG_DIR
 # With --sync_replicas the chief's token thread ends blocked on a round that
 # the stopped workers will never fill; closing the session cancels it, so
 # waiting longer for it (the default is 120 s) only delays the exit.
@@ -320,7 +322,7 @@ def run_worker(flags, cluster, task_index):
   if task_index != 0:
     return _work(flags, cluster, task_index)
   # The chief holds the log dir, as a training run does.
-  with checkpoints.hold_log_dir(flags.log_dir):
+  with log_dirs.hold_log_dir(flags.log_dir):
     return _work(flags, cluster, task_index)
 
 
@@ -409,44 +411,7 @@ def _monitored_session(flags, server, task_index, checkpoint, model,
 
 def parse_flags(argv):
   """Parses the command line; a bad flag exits with status 2 and one line."""
-  parser = flag_types.UsageParser(
-      prog=PROG, description='Train the tutorial\'s MNIST network on a '
-      'TensorFlow cluster (between-graph replication).')
-  flag_types.add_training_flags(parser, DEFAULT_LOG_DIR)
-  parser.add_argument('--ps_hosts', help='Comma-separated host:port of the '
-                      'parameter servers. (default: from TF_CONFIG)')
-  parser.add_argument('--worker_hosts', help='Comma-separated host:port of '
-                      'the workers; the first is the chief. (default: from '
-                      'TF_CONFIG)')
-  parser.add_argument('--job_name', choices=('ps', 'worker'),
-                      help='This task\'s job. (default: from TF_CONFIG)')
-  parser.add_argument('--task_index', type=flag_types.int_flag(0, 10**6),
-                      default=None, help='This task\'s index in its job; '
-                      'given, it wins over TF_CONFIG\'s. (default: from '
-                      'TF_CONFIG, else 0)')
-  parser.add_argument('--sync_replicas', action='store_true',
-                      help='Aggregate one gradient from every worker into '
-                      'each update (SyncReplicasOptimizer). (default: '
-                      'asynchronous updates)')
-  parser.add_argument('--cluster_timeout', type=flag_types.timeout_flag,
-                      default=60.0, help='Seconds a worker waits for the '
-                      'parameter servers or the chief before it gives up '
-                      'with an error. (default: %(default)s)')
-  parser.add_argument('--local_workers', type=flag_types.int_flag(
-      1, MAX_LOCAL_WORKERS), help='Start 1 parameter server and this many '
-                      'workers on free loopback ports, and wait for them. '
-                      '(default: off)')
-  flags = parser.parse_args(argv)
-  flag_types.check_training_flags(
-      parser, flags, DEFAULT_LOG_DIR, input_data.smallest_split(flags.fake_data))
-  if flags.local_workers:
-    # The launcher gives its tasks these itself.
-    for name in ('ps_hosts', 'worker_hosts', 'job_name', 'task_index'):
-      if getattr(flags, name) is not None:
-        parser.error('--%s has no meaning with --local_workers, which starts '
-                     'its own cluster on this machine (leave out one of the '
-                     'two)' % name)
-  return flags
+  return command_lines.replica_flags(argv)
 
 
 def _interrupted_line(task_index, signal_name, step, checkpoint):

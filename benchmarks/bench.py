@@ -41,11 +41,46 @@ sys.path.insert(0, ROOT)
 # as the user's own would: importing fully_connected_feed changes this one's.
 CHILD_ENV = dict(os.environ)
 
+import input_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tutorial_support import flags as flag_types  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def parse_flags(argv=None):
+  parser = flag_types.UsageParser(
+      description='Measures training and evaluation speed of the MNIST '
+      'network; see the module docstring.')
+  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
+                      help='Where MNIST is cached (fetched first if not).')
+  parser.add_argument('--repeats', type=int, default=5,
+                      help='Repetitions of each in-process figure.')
+  parser.add_argument('--steps', type=int, default=2000,
+                      help='Training steps per repetition of each loop.')
+  parser.add_argument('--runs', type=int, default=5,
+                      help='Whole default runs of the project and of the '
+                      'port each (0 skips them).')
+  parser.add_argument('--fake_data', action='store_true',
+                      help='Use fake data (for a quick check of the script).')
+  parser.add_argument('--json', metavar='FILE',
+                      help='Also write every figure and sample to FILE.')
+  flags = parser.parse_args(argv)
+  # The child runs start in temporary directories of their own.
+  flags.input_data_dir = os.path.abspath(os.path.expanduser(
+      flags.input_data_dir))
+  for name in ('repeats', 'steps'):
+    if getattr(flags, name) < 1:
+      parser.error('--%s must be at least 1' % name)
+  if flags.runs < 0:
+    parser.error('--runs must be at least 0')
+  return flags
+
+
+# --help and a bad flag answer before TensorFlow's import, which takes seconds.
+if __name__ == '__main__':
+  parse_flags()
+
 import flops  # pylint: disable=g-import-not-at-top
 import fully_connected_feed  # pylint: disable=g-import-not-at-top
-import input_data  # pylint: disable=g-import-not-at-top
 import mnist  # pylint: disable=g-import-not-at-top
-from tutorial_support import flags as flag_types  # pylint: disable=g-import-not-at-top
 from tutorial_support import speed  # pylint: disable=g-import-not-at-top
 
 tf = fully_connected_feed.tf
@@ -410,35 +445,6 @@ def print_table(figures, ratio_values, out=sys.stdout):
   print(file=out)
   for name, value in ratio_values.items():
     print('%-58s %8.3f' % (name, value), file=out)
-
-
-def parse_flags(argv=None):
-  parser = flag_types.UsageParser(
-      description='Measures training and evaluation speed of the MNIST '
-      'network; see the module docstring.')
-  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
-                      help='Where MNIST is cached (fetched first if not).')
-  parser.add_argument('--repeats', type=int, default=5,
-                      help='Repetitions of each in-process figure.')
-  parser.add_argument('--steps', type=int, default=2000,
-                      help='Training steps per repetition of each loop.')
-  parser.add_argument('--runs', type=int, default=5,
-                      help='Whole default runs of the project and of the '
-                      'port each (0 skips them).')
-  parser.add_argument('--fake_data', action='store_true',
-                      help='Use fake data (for a quick check of the script).')
-  parser.add_argument('--json', metavar='FILE',
-                      help='Also write every figure and sample to FILE.')
-  flags = parser.parse_args(argv)
-  # The child runs start in temporary directories of their own.
-  flags.input_data_dir = os.path.abspath(os.path.expanduser(
-      flags.input_data_dir))
-  for name in ('repeats', 'steps'):
-    if getattr(flags, name) < 1:
-      parser.error('--%s must be at least 1' % name)
-  if flags.runs < 0:
-    parser.error('--runs must be at least 0')
-  return flags
 
 
 def main(argv=None):

@@ -28,7 +28,36 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
 
 from tutorial_support import startup  # pylint: disable=g-import-not-at-top,wrong-import-position
+import input_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tutorial_support import flags as flag_types  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+
+def parse_flags(argv=None):
+  parser = flag_types.UsageParser(
+      prog='classify_accuracy.py',
+      description="classify.py on MNIST's test digits as kinds of picture.")
+  parser.add_argument('--log_dir', action='append', required=True,
+                      help='The log dir of a training run to measure (its latest '
+                      'checkpoint); give it several times for several runs.')
+  parser.add_argument('--digits', type=flag_types.int_flag(10, 10000),
+                      default=400, help='MNIST test digits rendered as each kind of '
+                      'picture (default: %(default)s).')
+  parser.add_argument('--drawn', type=flag_types.int_flag(10, 100000),
+                      default=1000, help='Digits drawn by tests/drawn_digits.py '
+                      '(default: %(default)s).')
+  parser.add_argument('--seed', type=flag_types.int_flag(0, 2**31 - 1),
+                      default=2026,
+                      help='Seed of the choice of digits and of their '
+                      'rendering (default: %(default)s).')
+  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
+                      help='Where MNIST is cached, fetched first if not '
+                      '(default: %(default)s).')
+  return parser.parse_args(argv)
+
+
+# --help and a bad flag answer before TensorFlow's import, which takes seconds.
+if __name__ == '__main__':
+  parse_flags()
 tf = startup.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -38,11 +67,9 @@ from PIL import ImageDraw
 from PIL import ImageFont
 
 import drawn_digits
-import input_data
 import picture_kinds
 from tutorial_support import classifier
 from tutorial_support import digit_images
-from tutorial_support import flags as flag_types
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 FORMATS = ('png', 'jpg', 'bmp', 'gif', 'tiff', 'webp')
@@ -173,26 +200,7 @@ def print_table(scores, count, models):
 
 
 def main(argv=None):
-  parser = flag_types.UsageParser(
-      prog='classify_accuracy.py',
-      description="classify.py on MNIST's test digits as kinds of picture.")
-  parser.add_argument('--log_dir', action='append', required=True,
-                      help='The log dir of a training run to measure (its latest '
-                      'checkpoint); give it several times for several runs.')
-  parser.add_argument('--digits', type=flag_types.int_flag(10, 10000),
-                      default=400, help='MNIST test digits rendered as each kind of '
-                      'picture (default: %(default)s).')
-  parser.add_argument('--drawn', type=flag_types.int_flag(10, 100000),
-                      default=1000, help='Digits drawn by tests/drawn_digits.py '
-                      '(default: %(default)s).')
-  parser.add_argument('--seed', type=flag_types.int_flag(0, 2**31 - 1),
-                      default=2026,
-                      help='Seed of the choice of digits and of their '
-                      'rendering (default: %(default)s).')
-  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
-                      help='Where MNIST is cached, fetched first if not '
-                      '(default: %(default)s).')
-  flags = parser.parse_args(argv)
+  flags = parse_flags(argv)
   startup.begin(tf)
   test = input_data.read_data_sets(flags.input_data_dir).test
   chosen = np.random.default_rng(flags.seed).choice(

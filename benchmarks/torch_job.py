@@ -18,15 +18,42 @@ import time
 
 import numpy as np
 
-try:
-  import torch
-except ImportError:  # --help works without it; a run says what is missing.
-  torch = None
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import input_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def parse_flags(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--hidden1', type=int, default=128,
+                      help='Units in hidden layer 1. (default: %(default)s)')
+  parser.add_argument('--hidden2', type=int, default=32,
+                      help='Units in hidden layer 2. (default: %(default)s)')
+  parser.add_argument('--batch_size', type=int, default=100,
+                      help='Batch size. (default: %(default)s)')
+  parser.add_argument('--max_steps', type=int, default=2000,
+                      help='Steps to train. (default: %(default)s)')
+  parser.add_argument('--learning_rate', type=float, default=0.01,
+                      help='SGD learning rate. (default: %(default)s)')
+  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
+                      help='Where MNIST is cached. (default: %(default)s)')
+  parser.add_argument('--log_dir', default=None,
+                      help='Where checkpoints go. (default: a temporary '
+                      'directory, removed at the end)')
+  parser.add_argument('--fake_data', action='store_true',
+                      help='Fake data, for a quick check. (default: off)')
+  return parser.parse_args(argv)
+
+
+# --help and a bad flag answer before PyTorch's import, which takes seconds.
+if __name__ == '__main__':
+  parse_flags()
+
+try:
+  import torch  # pylint: disable=g-import-not-at-top,wrong-import-position
+except ImportError:  # --help works without it; a run says what is missing.
+  torch = None
 
 LOSS_EVERY = 100
 CHECKPOINT_EVERY = 1000
@@ -87,25 +114,7 @@ def run(flags):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--hidden1', type=int, default=128,
-                      help='Units in hidden layer 1. (default: %(default)s)')
-  parser.add_argument('--hidden2', type=int, default=32,
-                      help='Units in hidden layer 2. (default: %(default)s)')
-  parser.add_argument('--batch_size', type=int, default=100,
-                      help='Batch size. (default: %(default)s)')
-  parser.add_argument('--max_steps', type=int, default=2000,
-                      help='Steps to train. (default: %(default)s)')
-  parser.add_argument('--learning_rate', type=float, default=0.01,
-                      help='SGD learning rate. (default: %(default)s)')
-  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
-                      help='Where MNIST is cached. (default: %(default)s)')
-  parser.add_argument('--log_dir', default=None,
-                      help='Where checkpoints go. (default: a temporary '
-                      'directory, removed at the end)')
-  parser.add_argument('--fake_data', action='store_true',
-                      help='Fake data, for a quick check. (default: off)')
-  flags = parser.parse_args(argv)
+  flags = parse_flags(argv)
   if torch is None:
     print('torch_job.py: PyTorch is not installed: nothing to time (pip '
           'install torch==2.13.0)', file=sys.stderr)

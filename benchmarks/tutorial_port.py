@@ -23,10 +23,40 @@ import time
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
+import input_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-import input_data  # pylint: disable=g-import-not-at-top
-import mnist  # pylint: disable=g-import-not-at-top
+
+def parse_flags(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--learning_rate', type=float, default=0.01,
+                      help='Gradient descent\'s learning rate. '
+                      '(default: %(default)s)')
+  parser.add_argument('--max_steps', type=int, default=2000,
+                      help='Steps to train. (default: %(default)s)')
+  parser.add_argument('--hidden1', type=int, default=128,
+                      help='Units in hidden layer 1. (default: %(default)s)')
+  parser.add_argument('--hidden2', type=int, default=32,
+                      help='Units in hidden layer 2. (default: %(default)s)')
+  parser.add_argument('--batch_size', type=int, default=100,
+                      help='Examples per step. (default: %(default)s)')
+  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
+                      help='Where MNIST is cached. (default: %(default)s)')
+  parser.add_argument('--log_dir', required=True,
+                      help='Where summaries and checkpoints go.')
+  parser.add_argument('--fake_data', action='store_true',
+                      help='Fake data, for a quick check. (default: off)')
+  parser.add_argument('--seed', type=int, default=None,
+                      help='Graph-level random seed. (default: none)')
+  return parser.parse_args(argv)
+
+
+# --help and a bad flag answer before TensorFlow's import, which takes seconds.
+if __name__ == '__main__':
+  parse_flags()
+
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+import mnist  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 tf1 = tf.compat.v1
 
@@ -97,27 +127,7 @@ def run_training(flags):
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--learning_rate', type=float, default=0.01,
-                      help='Gradient descent\'s learning rate. '
-                      '(default: %(default)s)')
-  parser.add_argument('--max_steps', type=int, default=2000,
-                      help='Steps to train. (default: %(default)s)')
-  parser.add_argument('--hidden1', type=int, default=128,
-                      help='Units in hidden layer 1. (default: %(default)s)')
-  parser.add_argument('--hidden2', type=int, default=32,
-                      help='Units in hidden layer 2. (default: %(default)s)')
-  parser.add_argument('--batch_size', type=int, default=100,
-                      help='Examples per step. (default: %(default)s)')
-  parser.add_argument('--input_data_dir', default=input_data.DEFAULT_DATA_DIR,
-                      help='Where MNIST is cached. (default: %(default)s)')
-  parser.add_argument('--log_dir', required=True,
-                      help='Where summaries and checkpoints go.')
-  parser.add_argument('--fake_data', action='store_true',
-                      help='Fake data, for a quick check. (default: off)')
-  parser.add_argument('--seed', type=int, default=None,
-                      help='Graph-level random seed. (default: none)')
-  run_training(parser.parse_args(argv))
+  run_training(parse_flags(argv))
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ import fully_connected_feed
 from test_fully_connected_feed import restore_variables, run
 from tutorial_support import checkpoints
 from tutorial_support import errors
+from tutorial_support import log_dirs
 
 tf1 = tf.compat.v1
 
@@ -162,7 +163,7 @@ def test_weights_that_overflowed_are_never_saved(tmp_path):
 def test_a_second_run_on_a_held_log_dir_is_refused(tmp_path, capsys):
   log_dir = str(tmp_path / 'logs')
   assert run(capsys, *FAKE, '--max_steps', 100, '--log_dir', log_dir)[0] == 0
-  with checkpoints.hold_log_dir(log_dir):
+  with log_dirs.hold_log_dir(log_dir):
     status, out, err = run(capsys, *FAKE, '--max_steps', 200,
                            '--log_dir', log_dir)
     assert status == 1

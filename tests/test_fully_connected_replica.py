@@ -22,9 +22,11 @@ import tensorflow as tf
 from conftest import ROOT, USER_ENV
 
 import fully_connected_replica as replica  # pylint: disable=g-import-not-at-top
+import input_data
 from tutorial_support import checkpoints
 from tutorial_support import cluster_setup
 from tutorial_support import local_cluster
+from tutorial_support import log_dirs
 from tutorial_support import signals
 
 tf1 = tf.compat.v1
@@ -188,7 +190,7 @@ class FailingSession(object):
 def evaluate_with_failures(failures, monkeypatch):
   """Runs the chief's evaluation on a session whose first runs fail."""
   monkeypatch.setattr(replica, 'EVAL_RETRY_SECS', 0)
-  data_sets = replica.input_data.read_data_sets('', fake_data=True)
+  data_sets = input_data.read_data_sets('', fake_data=True)
   with tf.Graph().as_default():
     model = replica.feed.build_model(100, 8, 4, 0.1)
     run = replica.feed.Run(None, model, data_sets, None, None, None, 0)
@@ -445,7 +447,7 @@ def test_chief_skips_a_damaged_checkpoint_and_says_when_nothing_is_left(
 
 def test_the_chief_holds_its_log_dir(tmp_path):
   log_dir = tmp_path / 'logs'
-  with checkpoints.hold_log_dir(str(log_dir)):
+  with log_dirs.hold_log_dir(str(log_dir)):
     result = run_launcher(tmp_path, '--max_steps', 10)
   assert result.returncode == 1
   assert ('--log_dir %s is in use by another run (process %d)'
@@ -527,7 +529,7 @@ def test_a_clean_run_reads_as_a_success(tmp_path):
 
 
 def test_the_chief_never_saves_weights_whose_loss_is_not_finite(tmp_path):
-  data_sets = replica.input_data.read_data_sets('', fake_data=True)
+  data_sets = input_data.read_data_sets('', fake_data=True)
   with tf.Graph().as_default():
     model = replica.feed.build_model(100, 8, 4, 0.1)
     saver = tf1.train.Saver()

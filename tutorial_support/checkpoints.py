@@ -12,8 +12,6 @@ symbolic link of a plain name (tf_path).
 """
 
 import atexit
-import contextlib
-import fcntl
 import glob
 import json
 import os
@@ -30,75 +28,6 @@ from tutorial_support import atomic_files
 from tutorial_support import errors
 
 tf1 = tf.compat.v1
-
-
-def prepare_log_dir(log_dir):
-  """Creates log_dir if needed and checks, before any work, that it is writable.
-
-  Raises:
-    OSError: With a one-line message naming log_dir.
-  """
-  try:
-    os.makedirs(log_dir, exist_ok=True)
-    with tempfile.TemporaryFile(dir=log_dir):
-      pass
-  except OSError as e:
-    raise OSError('--log_dir %s is not writable: %s'
-                  % (log_dir, e.strerror or e)) from None
-
-
-LOCK_FILE = '.lock'
-
-
-@contextlib.contextmanager
-def hold_log_dir(log_dir):
-  """Holds log_dir for this process, creating it if needed, for the duration.
-
-  The hold is an OS file lock on log_dir/.lock: it ends with the process,
-  however the process ends, so no stale lock is ever left. If the work fails
-  in a log_dir this call created, the empty directory is removed again.
-
-  Raises:
-    OSError: If log_dir cannot be written, or another process holds it; the
-      one-line message names log_dir (and that process).
-  """
-  created = not os.path.isdir(log_dir)
-  lock = None
-  try:
-    prepare_log_dir(log_dir)
-    lock = open(os.path.join(log_dir, LOCK_FILE), 'a+')  # pylint: disable=consider-using-with
-    try:
-      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      lock.seek(0)
-      holder = lock.read().strip() or 'unknown'
-      raise OSError('--log_dir %s is in use by another run (process %s); '
-                    'wait for it to end, or name another --log_dir'
-                    % (log_dir, holder)) from None
-    lock.seek(0)
-    lock.truncate()
-    lock.write('%d\n' % os.getpid())
-    lock.flush()
-    yield
-  except BaseException:
-    if created:
-      _remove_if_only_ours(log_dir)
-    raise
-  finally:
-    if lock is not None:
-      lock.close()
-
-
-def _remove_if_only_ours(log_dir):
-  """Removes log_dir if it holds nothing but the lock this run made."""
-  try:
-    names = os.listdir(log_dir)
-    if set(names) <= {LOCK_FILE}:
-      for name in names:
-        os.remove(os.path.join(log_dir, name))
-      os.rmdir(log_dir)
-  except OSError:
-    pass
 
 
 def check_checkpoint_fits(checkpoint, log_dir):
