@@ -240,8 +240,9 @@ def run_parameter_server(cluster, task_index):
   finished = local_cluster.when_launcher_finishes(os.environ)
   # Shielded: the server's threads, which run the workers' ops, inherit it.
   with signals.StopRequest(shield_ops=True) as stop:
-    server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
-                              task_index=task_index)
+    # Serves while it lives: kept until the with block ends.
+    _server = tf1.train.Server(tf1.train.ClusterSpec(cluster), job_name='ps',
+                               task_index=task_index)
     print('Parameter server %d serving on %s' % (task_index,
                                                 cluster['ps'][task_index]))
     cluster_setup.warn_of_exposure('ps', task_index, cluster)
@@ -359,8 +360,8 @@ def _work(flags, cluster, task_index):
   if stopped:
     saved = (checkpoints.newest_on_disk(flags.log_dir) if task_index == 0
              else None)
-    raise signals.Interrupted(signal.Signals(stop.signal_number).name,
-                              checkpoints.checkpoint_step(saved) if saved else step,
+    step = checkpoints.checkpoint_step(saved) if saved else step
+    raise signals.Interrupted(signal.Signals(stop.signal_number).name, step,
                               saved)
   return local_steps
 
@@ -431,7 +432,8 @@ def run_task(flags, environ):
     The exit status.
   """
   try:
-    cluster, job_name, task_index = cluster_setup.cluster_from_flags(flags, environ)
+    cluster, job_name, task_index = cluster_setup.cluster_from_flags(
+        flags, environ)
   except ValueError as e:
     print('%s: error: %s' % (PROG, e), file=sys.stderr)
     return 2
@@ -448,7 +450,8 @@ def run_task(flags, environ):
     if isinstance(e, (tf.errors.UnavailableError,
                       tf.errors.DeadlineExceededError,
                       tf.errors.AbortedError)):
-      message = 'worker %d: %s' % (task_index, cluster_setup.cluster_error_line(e))
+      message = 'worker %d: %s' % (task_index,
+                                   cluster_setup.cluster_error_line(e))
     return errors.report_error(PROG, e, flags.debug, message)
   return 0
 

@@ -26,8 +26,8 @@ from tutorial_support import idx
 from tutorial_support import mnist_files
 # The original interface's names, kept here for scripts written against it.
 from tutorial_support.mnist_files import (  # pylint: disable=unused-import
-    DEFAULT_DATA_DIR, DataUnavailableError, TEST_IMAGES, TEST_LABELS,
-    TRAIN_IMAGES, TRAIN_LABELS)
+    DEFAULT_DATA_DIR, DataUnavailableError,  # noqa: F401 (for those scripts)
+    TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS)
 
 IMAGE_MAGIC = idx.IMAGE_MAGIC
 LABEL_MAGIC = idx.LABEL_MAGIC
@@ -134,7 +134,8 @@ class DataSet(object):
     """Builds a DataSet.
 
     Args:
-      images: uint8 array [N, 28, 28, 1] of pixels 0..255 (ignored if fake_data).
+      images: uint8 array [N, 28, 28, 1] of pixels 0..255 (ignored if
+        fake_data).
       labels: uint8 array [N] or one-hot [N, 10] (ignored if fake_data).
       fake_data: Whether to stand in 10,000 constant examples for real ones.
       one_hot: Whether fake labels are one-hot.

@@ -37,14 +37,15 @@ def parse_flags(argv=None):
       prog='classify_accuracy.py',
       description="classify.py on MNIST's test digits as kinds of picture.")
   parser.add_argument('--log_dir', action='append', required=True,
-                      help='The log dir of a training run to measure (its latest '
-                      'checkpoint); give it several times for several runs.')
+                      help='The log dir of a training run to measure (its '
+                      'latest checkpoint); give it several times for several '
+                      'runs.')
   parser.add_argument('--digits', type=flag_types.int_flag(10, 10000),
-                      default=400, help='MNIST test digits rendered as each kind of '
-                      'picture (default: %(default)s).')
+                      default=400, help='MNIST test digits rendered as each '
+                      'kind of picture (default: %(default)s).')
   parser.add_argument('--drawn', type=flag_types.int_flag(10, 100000),
-                      default=1000, help='Digits drawn by tests/drawn_digits.py '
-                      '(default: %(default)s).')
+                      default=1000, help='Digits drawn by '
+                      'tests/drawn_digits.py (default: %(default)s).')
   parser.add_argument('--seed', type=flag_types.int_flag(0, 2**31 - 1),
                       default=2026,
                       help='Seed of the choice of digits and of their '

@@ -1,4 +1,4 @@
-"""Speed at the sizes users pick: the project against PyTorch and the GEMM limit.
+"""Speed at the sizes users pick: the project, PyTorch and the GEMM limit.
 
 For each point of a grid of layer and batch sizes (by default hidden 128-32,
 512-128 and 1024-512, each at batch 100 and 1000) it measures, each in a

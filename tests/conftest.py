@@ -55,7 +55,8 @@ def idx_images_bytes(images):
 
 def idx_labels_bytes(labels):
   """Encodes a uint8 array [N] as an IDX1 file."""
-  return struct.pack('>II', 2049, len(labels)) + labels.astype(np.uint8).tobytes()
+  return (struct.pack('>II', 2049, len(labels))
+          + labels.astype(np.uint8).tobytes())
 
 
 def learnable_examples(count, seed):

@@ -1,4 +1,4 @@
-"""Tests of aligned_arrays: 64-byte aligned arrays, and the batches made of them."""
+"""Tests of aligned_arrays: 64-byte aligned arrays, and their batches."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,8 @@ def is_aligned(array):
   return array.ctypes.data % aligned_arrays.ALIGNMENT == 0
 
 
-@pytest.mark.parametrize('shape', [(0,), (1,), (3, 5), (7, 784), (2, 28, 28, 1)])
+@pytest.mark.parametrize('shape', [(0,), (1,), (3, 5), (7, 784),
+                                   (2, 28, 28, 1)])
 @pytest.mark.parametrize('dtype', [np.uint8, np.int32, np.float32, np.float64])
 def test_empty_is_aligned_contiguous_and_of_the_shape_asked(shape, dtype):
   for _ in range(20):  # Many allocations: malloc's offsets vary among them.

@@ -219,7 +219,7 @@ def test_unwritable_data_dir_is_one_line(tmp_path, capsys, small_specs,
                          '--data_sources', tmp_path / 'mirror',
                          '--log_dir', tmp_path / 'logs')
   assert status == 1
-  error_lines = [l for l in err.splitlines() if 'error' in l]
+  error_lines = [line for line in err.splitlines() if 'error' in line]
   assert len(error_lines) == 1
   assert re.search('error: cannot write to data directory %s: '
                    % re.escape(str(data_dir)), error_lines[0])

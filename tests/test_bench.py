@@ -35,7 +35,8 @@ def test_sweep_counts_as_bench_does():
   # 1024-512 at batch 1000: forward 1000 x (784x1024 + 1024x512 + 512x10).
   forward = 2 * 1000 * (784 * 1024 + 1024 * 512 + 512 * 10)
   assert flops.forward_flops(1000, 1024, 512) == forward
-  assert flops.step_flops(1000, 1024, 512) == 3 * forward - 2 * 1000 * 784 * 1024
+  assert (flops.step_flops(1000, 1024, 512)
+          == 3 * forward - 2 * 1000 * 784 * 1024)
 
 
 def test_numpy_step_matches_tensorflow_gradient_descent():

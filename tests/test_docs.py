@@ -41,9 +41,15 @@ DOCS = ['README.md'] + sorted(
 # Commands that no test can run, and why. Checked to be exactly those the
 # pages give, so the list cannot grow (or go stale) unseen.
 NOT_RUN = {
-    'python3 -m venv .venv && . .venv/bin/activate && pip install -r '
-    'requirements.txt': 'installs from PyPI over the network; the tests run '
-                        'in the environment it makes',
+    'python3 -m venv .venv': 'makes the virtual environment the tests '
+                             'already run in',
+    '. .venv/bin/activate': 'as above',
+    'pip install -r requirements.txt': 'installs from PyPI over the network; '
+                                       'the tests run in the environment it '
+                                       'makes',
+    'pip install -r requirements.txt -r requirements-test.txt': 'as above',
+    'python -m pytest': 'is this suite: .ci/run runs the README\'s line as '
+                        'written (test_ci_runs_the_readme_test_line)',
     'pip install torch==2.13.0': 'installs from PyPI over the network; '
                                  'benchmarks/bench.py runs without it',
     'python fully_connected_replica.py --ps_hosts h0:2222 --worker_hosts '
@@ -138,9 +144,14 @@ def shell_blocks(doc):
   return blocks
 
 
+def steps(command):
+  """The commands a line chains with &&, each run (or not) on its own."""
+  return command.split(' && ')
+
+
 def all_commands():
-  return [command for doc in DOCS for block in shell_blocks(doc)
-          for command in block.commands]
+  return [step for doc in DOCS for block in shell_blocks(doc)
+          for command in block.commands for step in steps(command)]
 
 
 def test_every_command_is_run_or_listed_with_its_reason():
@@ -148,7 +159,32 @@ def test_every_command_is_run_or_listed_with_its_reason():
   assert commands - set(RUNS) - set(NOT_RUN) == set()
   assert set(NOT_RUN) - commands == set(), 'stale entries of NOT_RUN'
   assert set(RUNS) - commands == set(), 'stale entries of RUNS'
-  assert len(NOT_RUN) == 4
+  assert len(NOT_RUN) == 8
+
+
+def readme_line_ending_with(command):
+  """The README's one line of set-up that ends by running command."""
+  lines = [line for block in shell_blocks('README.md')
+           for line in block.commands
+           if len(steps(line)) > 1 and steps(line)[-1] == command]
+  assert len(lines) == 1, lines
+  return lines[0]
+
+
+def test_the_readme_sets_up_in_one_line_each_to_train_and_to_test():
+  train = steps(readme_line_ending_with('python fully_connected_feed.py'))
+  test = steps(readme_line_ending_with('python -m pytest'))
+  for line in train, test:
+    assert line[:2] == ['python3 -m venv .venv', '. .venv/bin/activate']
+  assert train[2] == 'pip install -r requirements.txt'
+  assert test[2] == 'pip install -r requirements.txt -r requirements-test.txt'
+
+
+def test_ci_runs_the_readme_test_line():
+  with open(os.path.join(ROOT, '.ci', 'run'), encoding='utf-8') as f:
+    ci_lines = [line.strip() for line in f]
+  assert readme_line_ending_with('python -m pytest') in ci_lines
+  assert 'python -m pytest -m slow' in ci_lines
 
 
 def test_every_page_is_linked_from_the_readme():
@@ -292,7 +328,7 @@ def run_command(command, repository, env, fake):
 def run_page(doc, repository, env, fake):
   for block in shell_blocks(doc):
     printed = ''
-    for command in block.commands:
+    for command in [step for line in block.commands for step in steps(line)]:
       if command in NOT_RUN:
         continue
       if fake and RUNS[command].fast is None:

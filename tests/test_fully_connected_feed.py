@@ -27,7 +27,8 @@ def run(capsys, *args):
 
 def without_times_and_paths(out):
   out = re.sub(r'\(\d+\.\d+ sec\)', '', out)
-  return [l for l in out.splitlines() if not l.startswith('Saved checkpoint')]
+  return [line for line in out.splitlines()
+          if not line.startswith('Saved checkpoint')]
 
 
 def scalar_steps(log_dir, tag):
@@ -183,8 +184,8 @@ def test_a_climbing_loss_is_warned_of_once(small_data_dir, tmp_path, capsys,
   lines = err.splitlines()
   assert len(lines) == 1
   assert re.match(r'warning: step \d+: loss = \d+\.\d\d, over 5 times where '
-                  r'training started \(\d\.\d\d\): it is not converging \(try a '
-                  r'smaller --learning_rate\)$', lines[0])
+                  r'training started \(\d\.\d\d\): it is not converging '
+                  r'\(try a smaller --learning_rate\)$', lines[0])
 
 
 def test_checkpoint_of_another_network_is_a_clear_error(tmp_path, capsys):

@@ -144,8 +144,9 @@ def test_cluster_from_flags_or_tf_config():
       {'ps': ['a:1'], 'worker': ['b:2', 'c:3']}, 'worker', 1)
   tf_config = json.dumps({'cluster': {'ps': ['a:1'], 'worker': ['b:2']},
                           'task': {'type': 'ps', 'index': 0}})
-  assert cluster_setup.cluster_from_flags(flags(), {'TF_CONFIG': tf_config}) == (
-      {'ps': ['a:1'], 'worker': ['b:2']}, 'ps', 0)
+  assert cluster_setup.cluster_from_flags(
+      flags(), {'TF_CONFIG': tf_config}) == (
+          {'ps': ['a:1'], 'worker': ['b:2']}, 'ps', 0)
 
 
 def test_a_task_index_given_wins_over_tf_config():

@@ -1,4 +1,4 @@
-"""Tests of tutorial_support.idx: headers read strictly, payloads as they come."""
+"""Tests of tutorial_support.idx: headers read strictly, payloads as given."""
 
 import gzip
 import io

@@ -67,7 +67,8 @@ GOOD_LABELS = idx_labels_bytes(np.array([1, 2]))
     # The right number of pixels, in the wrong shape.
     (struct.pack('>IIII', 2051, 1, 14, 56) + bytes(14 * 56),
      'expected 28 x 28 images, header says 14 x 56'),
-    (GOOD_IMAGES[:-1], 'header promises 2 images (1568 bytes), file holds 1567'),
+    (GOOD_IMAGES[:-1],
+     'header promises 2 images (1568 bytes), file holds 1567'),
     (GOOD_IMAGES + b'\0', 'data continues past the 2 images'),
     (GOOD_IMAGES[:10], 'file ends inside its 16-byte IDX header'),
     (b'', 'file ends inside its 16-byte IDX header'),

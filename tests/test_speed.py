@@ -1,4 +1,4 @@
-"""Tests of tutorial_support.speed: settings that change speed, never results."""
+"""Tests of tutorial_support.speed: settings of speed, never of results."""
 
 import os
 

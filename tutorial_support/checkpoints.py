@@ -1,4 +1,4 @@
-"""Checkpoints: find the latest that restores, the fit check, save with clean-up.
+"""Checkpoints: the latest that restores, the fit check, save with clean-up.
 
 The Saver writes a checkpoint's files, then names them in the `checkpoint`
 index, so a crash at any moment leaves the previous checkpoint the latest.
@@ -34,7 +34,8 @@ def check_checkpoint_fits(checkpoint, log_dir):
   """Checks that checkpoint holds every variable of the default graph.
 
   Raises:
-    errors.UsageError: If a variable is missing from it or has another shape there.
+    errors.UsageError: If a variable is missing from it or has another shape
+      there.
   """
   saved = dict(tf.train.list_variables(tf_path(checkpoint)))
   for variable in tf1.global_variables():
@@ -403,5 +404,6 @@ def hidden_sizes(checkpoint):
   try:
     return shapes['hidden1/weights'][1], shapes['hidden2/weights'][1]
   except KeyError:
-    raise errors.UsageError('%s is not a checkpoint of this model (it has no '
-                     'hidden1/weights and hidden2/weights)' % checkpoint) from None
+    raise errors.UsageError(
+        '%s is not a checkpoint of this model (it has no hidden1/weights and '
+        'hidden2/weights)' % checkpoint) from None

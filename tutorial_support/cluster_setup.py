@@ -1,4 +1,4 @@
-"""A task of fully_connected_replica.py's cluster: what it needs around TensorFlow.
+"""A task of fully_connected_replica.py's cluster: what it needs around TF.
 
 The cluster from the flags or TF_CONFIG, a worker's wait for the chief, the
 watch on the parameter servers, what a task's server exposes, and one-line
@@ -181,7 +181,8 @@ def hide_cancelled_queue_threads(closing):
   """Keeps the errors of queue threads cancelled by closing off stderr.
 
   With --sync_replicas, closing the session cancels the chief's token thread
-  (fully_connected_replica.STOP_GRACE_SECS): its error then says nothing a user needs to know.
+  (fully_connected_replica.STOP_GRACE_SECS): its error then says nothing a
+  user needs to know.
   Any error of any thread before `closing` is set is printed as usual.
   """
   previous_hook = threading.excepthook

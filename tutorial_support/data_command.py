@@ -23,7 +23,7 @@ def summary_line(split_name, data_set):
   counts = np.bincount(labels, minlength=NUM_CLASSES)
   return '%-10s %6d examples  labels 0-9: %s  first ten: %s' % (
       split_name, data_set.num_examples, ' '.join(str(c) for c in counts),
-      ' '.join(str(l) for l in labels[:10]))
+      ' '.join(str(label) for label in labels[:10]))
 
 
 def main(read_data_sets, argv=None):

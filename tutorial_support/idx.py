@@ -21,7 +21,7 @@ _GZIP_MAGIC = b'\x1f\x8b'
 
 
 def open_stream(f):
-  """Returns a binary stream of f's IDX content, decompressing gzip if needed."""
+  """Returns a binary stream of f's IDX content, gzip decompressed."""
   head = f.read(2)
   if f.seekable():
     f.seek(0)

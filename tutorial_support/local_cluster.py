@@ -1,4 +1,4 @@
-"""fully_connected_replica.py --local_workers N: a whole cluster on this machine.
+"""fully_connected_replica.py --local_workers N: a cluster on this machine.
 
 Starts 1 parameter server and N workers as processes of the replica program
 on free loopback ports, waits for the workers, and stops every task when one

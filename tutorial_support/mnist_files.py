@@ -94,7 +94,7 @@ def parse_sources(text):
 
 
 def resolve_sources(sources=None):
-  """Returns the sources to use: those given, else $MNIST_SOURCES, else defaults."""
+  """The sources to use: those given, else $MNIST_SOURCES, else the defaults."""
   if sources is None and os.environ.get(SOURCES_ENV):
     try:
       return parse_sources(os.environ[SOURCES_ENV])

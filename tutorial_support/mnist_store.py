@@ -92,8 +92,9 @@ def _check_content(name, spec, size, sha256):
     raise VerificationError('%s: %d bytes, expected %d (truncated or not MNIST)'
                             % (name, size, spec.size))
   if sha256 != spec.sha256:
-    raise VerificationError('%s: SHA-256 %s..., expected %s... (damaged, or '
-                            'not MNIST)' % (name, sha256[:12], spec.sha256[:12]))
+    raise VerificationError(
+        '%s: SHA-256 %s..., expected %s... (damaged, or not MNIST)'
+        % (name, sha256[:12], spec.sha256[:12]))
 
 
 def _hash_content(stream, name, spec, out=None, deadline=None):
@@ -202,8 +203,9 @@ def _set_aside(path, key, reason):
     return
   except OSError as e:
     raise StorageError(
-        '%s failed verification (%s) and cannot be moved aside (%s); remove it '
-        'or choose another data directory' % (path, reason, e.strerror)) from None
+        '%s failed verification (%s) and cannot be moved aside (%s); remove '
+        'it or choose another data directory' % (path, reason, e.strerror)
+    ) from None
   log('%s failed verification (%s); moved it to %s'
        % (path, reason, os.path.basename(target)))
 

@@ -11,7 +11,7 @@ import signal
 import threading
 
 
-class Interrupted(Exception):
+class Interrupted(Exception):  # noqa: N818 (a stop asked for, not an error)
   """Stopped by a signal: args are its name, the step and the checkpoint
   saved (None for both if the run saves none), and optionally what the run
   did and did not do, in words."""

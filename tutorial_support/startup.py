@@ -1,4 +1,4 @@
-"""What the programs do before and as TensorFlow loads, to start quietly and fast.
+"""What the programs do before and as TensorFlow loads: start quietly and fast.
 
 Import this module before NumPy and TensorFlow, then call
 import_tensorflow() for the `tf` module and begin() at the start of main().

@@ -30,12 +30,13 @@ from tutorial_support import signals
 tf1 = tf.compat.v1
 
 # A 3 x 5 pixel font of the digits, to label the images TensorBoard shows.
-_GLYPHS = np.array([[[bit == '1' for bit in row] for row in glyph.split()]
-                    for glyph in ('111 101 101 101 111', '010 110 010 010 111',
-                                  '111 001 111 100 111', '111 001 111 001 111',
-                                  '101 101 111 001 001', '111 100 111 001 111',
-                                  '111 100 111 101 111', '111 001 001 001 001',
-                                  '111 101 111 101 111', '111 101 111 001 111')])
+_GLYPHS = np.array([
+    [[bit == '1' for bit in row] for row in glyph.split()]
+    for glyph in ('111 101 101 101 111', '010 110 010 010 111',
+                  '111 001 111 100 111', '111 001 111 001 111',
+                  '101 101 111 001 001', '111 100 111 001 111',
+                  '111 100 111 101 111', '111 001 001 001 001',
+                  '111 101 111 101 111', '111 101 111 001 111')])
 GRID_COLUMNS = 4
 GRID_IMAGES = 16
 EVAL_SUMMARIES = 'evaluation_summaries'
