@@ -61,7 +61,11 @@ def test_a_signal_held_until_the_end_is_taken_on_leaving():
   assert stop.signal_number == signal.SIGINT
 
 
-def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve):
+@pytest.mark.parametrize('log_dir_made', [False, True])
+def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve,
+                                                 log_dir_made):
+  if log_dir_made:
+    (tmp_path / 'logs').mkdir()
   server = serve(tmp_path)
   server.behaviours[mnist_files.TRAIN_IMAGES + '.gz'] = (
       'hang')
@@ -77,8 +81,15 @@ def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve):
     if process.poll() is None:
       process.kill()
   assert process.returncode == 128 + signal.SIGTERM
-  assert err == ('Interrupted: stopped at once; nothing saved since the '
-                 'latest checkpoint in %s\n' % (tmp_path / 'logs'))
+  # No checkpoint was ever made there: the line does not claim one.
+  if log_dir_made:
+    assert err == ('Interrupted: stopped at once; no checkpoint was saved in '
+                   '%s\n' % (tmp_path / 'logs'))
+    assert os.listdir(tmp_path / 'logs') == ['.lock']
+  else:
+    assert err == ('Interrupted: stopped at once; nothing was saved (%s was '
+                   'not made)\n' % (tmp_path / 'logs'))
+    assert not (tmp_path / 'logs').exists()
   assert not (tmp_path / 'data').exists()  # Made by the run, left empty.
 
 

@@ -179,8 +179,20 @@ def exit_status(prog, work, log_dir, debug, latest_checkpoint,
     return report_error(prog, e, debug, message)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: no checkpoint was made.
-    print(interrupted_line or 'Interrupted: stopped at once; nothing saved '
-          'since the latest checkpoint in %s' % log_dir, file=sys.stderr)
+    print(interrupted_line or _stopped_at_once_line(log_dir, latest_checkpoint),
+          file=sys.stderr)
     return signals.interrupted_status(e)
   return 0
+
+
+def _stopped_at_once_line(log_dir, latest_checkpoint):
+  """What is left after a stop at once, by what is on disk now."""
+  if not os.path.isdir(log_dir):
+    return ('Interrupted: stopped at once; nothing was saved (%s was not made)'
+            % log_dir)
+  if latest_checkpoint(log_dir) is None:
+    return ('Interrupted: stopped at once; no checkpoint was saved in %s'
+            % log_dir)
+  return ('Interrupted: stopped at once; nothing saved since the latest '
+          'checkpoint in %s' % log_dir)
 
