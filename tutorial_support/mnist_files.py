@@ -177,22 +177,53 @@ def _fetch_directory(directory, names, install):
   return errors
 
 
+_NPM_ERROR_PREFIX = re.compile(r'^npm (error|ERR!) ?')
+_NPM_ERROR_FIELD = re.compile(r'^(code|syscall|errno|path) (\S.*)$')
+
+
+def npm_error_reason(stderr):
+  """The one line of npm's error report that a user can act on.
+
+  npm reports an error over many lines (`npm error code EACCES`, `npm error
+  path ...`, a message, a stack, advice): this is its code with the path it
+  names, or with its first message line.
+  """
+  fields, message = {}, None
+  for line in stderr.splitlines():
+    prefix = _NPM_ERROR_PREFIX.match(line)
+    if not prefix:
+      continue
+    text = line[prefix.end():].rstrip()
+    field = _NPM_ERROR_FIELD.match(text)
+    if field:
+      fields.setdefault(field.group(1), field.group(2))
+    elif message is None and text and not text.startswith((' ', '{', '}')):
+      message = text
+  code = fields.get('code')
+  if code and 'path' in fields:
+    return '%s: %s %s' % (code, fields.get('syscall', 'open'), fields['path'])
+  if code and message:
+    return '%s: %s' % (code, message)
+  return code or message or 'npm said nothing on stderr'
+
+
 def _npm_pack(spec, directory, timeout):
   """Runs `npm pack spec` in directory; returns the tarball's path."""
   npm = shutil.which('npm')
   if npm is None:
     raise OSError('npm is not installed (not found on PATH)')
   try:
+    # Not --silent, which hides npm's errors too.
     result = subprocess.run(
-        [npm, 'pack', spec, '--ignore-scripts', '--silent'], cwd=directory,
+        [npm, 'pack', spec, '--ignore-scripts', '--loglevel=error'],
+        cwd=directory,
         stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=timeout, check=False)
   except subprocess.TimeoutExpired:
     raise TimeoutError('npm pack timed out after %.0f s' % timeout) from None
   if result.returncode != 0:
-    lines = (result.stderr or result.stdout).strip().splitlines() or ['']
     raise OSError('npm pack failed (exit %d): %s'
-                  % (result.returncode, lines[-1].strip()))
+                  % (result.returncode, npm_error_reason(result.stderr)))
   tarballs = [f for f in os.listdir(directory) if f.endswith('.tgz')]
   if len(tarballs) != 1:
     raise OSError('npm pack wrote %d tarballs, expected 1' % len(tarballs))
