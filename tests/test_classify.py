@@ -69,7 +69,8 @@ def test_good_and_bad_pictures_in_one_call(trained, tmp_path):
   assert [match.group(1) for match in answered] == [str(p) for p in good]
   errors = err.splitlines()
   assert len(errors) == 5
-  assert errors[0] == 'classify.py: error: %s: not an image Pillow can read' % text
+  assert errors[0] == ('classify.py: error: %s: not an image Pillow can read'
+                       % text)
   assert errors[1].startswith('classify.py: error: %s: no ink found' % blank)
   assert errors[2].startswith('classify.py: error: %s: damaged image' % cut)
   assert errors[3].startswith('classify.py: error: %s: directory holds no '

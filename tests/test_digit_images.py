@@ -1,4 +1,4 @@
-"""Tests of tutorial_support.digit_images: MNIST's preprocessing of any picture."""
+"""Tests of tutorial_support.digit_images: MNIST's preprocessing of pictures."""
 
 import numpy as np
 import pytest

@@ -52,7 +52,8 @@ def read_gray(path):
   try:
     f = open(path, 'rb')
   except OSError as e:
-    raise UnreadablePictureError('unreadable (%s)' % (e.strerror or e)) from None
+    raise UnreadablePictureError('unreadable (%s)' % (e.strerror or e)
+                                 ) from None
   with f:
     return _decode(f)
 
