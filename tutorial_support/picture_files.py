@@ -1,10 +1,13 @@
 """Reads any picture Pillow opens as gray levels, in bounded time and memory.
 
-A phone photo is 12 to 48 megapixels, but the digit in it ends as 20 x 20:
+A phone photo is 12 to 200 megapixels, but the digit in it ends as 20 x 20:
 read_gray() never holds more of a picture than it needs. A JPEG is decoded
 at a reduced scale (Pillow's draft mode: 1/2, 1/4 or 1/8 straight from the
-compressed data); a picture that cannot be, and whose header promises more
-than MAX_DECODED_PIXELS, is refused before any of it is decoded. What is
+compressed data), so Pillow's decompression-bomb limit is applied to what
+is decoded, not to what the header claims; a picture that cannot be, and
+whose header promises more than MAX_DECODED_PIXELS, is refused before any
+of it is decoded, as is a progressive JPEG whose coefficients (which
+libjpeg holds whole, at any scale) would take over MAX_COEFFICIENT_BYTES. What is
 decoded is shrunk at once to at most WORKING_SIDE pixels on its longer side,
 then turned upright as its EXIF says, transparency composited onto white,
 and made gray levels in [0, 1]: 8-bit modes by 255; 16-bit, 32-bit and float
@@ -17,14 +20,24 @@ import warnings
 
 import numpy as np
 from PIL import Image
+from PIL import JpegImagePlugin
 
 # Pillow refuses to decode images over this many pixels (its default, about
 # 89 megapixels): a small file that claims hundreds of megapixels is a
 # decompression bomb, refused before any of it is decoded.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 # The most pixels decoded at full scale: 25 megapixels of RGBA are 100 MB,
-# and their gray copy another 25 MB, well within 300 MB and a second.
+# and their gray copy another 25 MB, well within 300 MB and a second. A JPEG
+# is held to it at its reduced scale, so up to 64 times as many are read.
 MAX_DECODED_PIXELS = 25_000_000
+# A progressive JPEG is decoded from all its DCT coefficients, 2 bytes per
+# sample, held at once whatever the scale, in several passes over them: 100
+# MB is a 33-megapixel colour photo (4:2:0) or a 50-megapixel gray one, read
+# in under a second.
+MAX_COEFFICIENT_BYTES = 100_000_000
+# How every JPEG file starts (SOI, then a marker): such a file is opened as
+# JPEG without Pillow's size check, which its reduced scale makes moot.
+JPEG_SIGNATURE = b'\xff\xd8\xff'
 # The longer side of the picture the digit is found in: a digit a tenth of
 # it high is still 100 pixels, its ballpoint strokes still a few pixels wide.
 WORKING_SIDE = 1024
@@ -62,9 +75,9 @@ def _decode(f):
     with warnings.catch_warnings():
       # Pillow only warns between its limit and twice it; refuse both.
       warnings.simplefilter('error', Image.DecompressionBombWarning)
-      with Image.open(f) as image:
-        _draft(image)
-        _check_affordable(image)
+      with _open_image(f) as image:
+        full_size = image.size
+        _check_affordable(image, full_size, _draft(image))
         # After the check: a PNG's EXIF may follow its pixels, so reading it
         # decodes them.
         orientation = image.getexif().get(0x0112, 1)
@@ -90,27 +103,82 @@ def gray_of(image):
   return _gray_levels(_shrink(image))
 
 
+def _open_image(f):
+  """Opens f with Pillow; a JPEG without the decompression-bomb check, which
+  _check_affordable() makes on the size it will be decoded at."""
+  if f.read(len(JPEG_SIGNATURE)) == JPEG_SIGNATURE:
+    f.seek(0)
+    return JpegImagePlugin.jpeg_factory(f)
+  f.seek(0)
+  return Image.open(f)
+
+
 def _draft(image):
-  """Asks a JPEG decoder for the smallest scale still over WORKING_SIDE."""
-  if image.format != 'JPEG':
-    return
+  """Asks a JPEG decoder for the smallest scale still over WORKING_SIDE.
+
+  Returns:
+    The scale's divisor: 1, 2, 4 or 8 (1 for any other format).
+  """
   width, height = image.size
   factor = WORKING_SIDE / float(max(width, height))
-  if factor < 1:
-    image.draft(image.mode if image.mode in ('L', 'RGB') else None,
-                (int(width * factor) + 1, int(height * factor) + 1))
+  # Phones write MPO (a JPEG and its depth map or preview) as often as JPEG.
+  if image.format not in ('JPEG', 'MPO') or factor >= 1:
+    return 1
+  drafted = image.draft(image.mode if image.mode in ('L', 'RGB') else None,
+                        (int(width * factor) + 1, int(height * factor) + 1))
+  # Its box is the full picture in drafted pixels: width / box's width.
+  return int(round(width / drafted[1][2])) if drafted else 1
 
 
-def _check_affordable(image):
+def _check_affordable(image, full_size, scale):
+  """Refuses a picture that would take more than it is worth to decode.
+
+  Args:
+    image: An opened Pillow image, drafted if it can be.
+    full_size: Its (width, height) before it was drafted.
+    scale: The divisor _draft() returned.
+
+  Raises:
+    UnreadablePictureError: If image, at the scale it will be decoded at,
+      has over MAX_DECODED_PIXELS or no pixels, or is a progressive JPEG
+      whose coefficients take over MAX_COEFFICIENT_BYTES.
+  """
   width, height = image.size
+  megapixels = full_size[0] * full_size[1] / 1e6
   if width * height > MAX_DECODED_PIXELS:
+    if scale > 1:
+      raise UnreadablePictureError(
+          'image is %d x %d pixels (%.1f megapixels): even at 1/%d scale, '
+          'over the %g megapixels classify.py decodes (shrink it first)' % (
+              full_size + (megapixels, scale, MAX_DECODED_PIXELS / 1e6)))
     raise UnreadablePictureError(
-        'image is %d x %d pixels (%.1f megapixels), over the %d megapixels '
+        'image is %d x %d pixels (%.1f megapixels), over the %g megapixels '
         'classify.py decodes at full scale (only JPEG is read at reduced '
-        'scale; shrink it first)' % (width, height, width * height / 1e6,
-                                     MAX_DECODED_PIXELS // 1_000_000))
+        'scale; shrink it first)' % (width, height, megapixels,
+                                     MAX_DECODED_PIXELS / 1e6))
   if width * height == 0:
     raise UnreadablePictureError('image has no pixels')
+  coefficients = _coefficient_bytes(image, full_size)
+  if coefficients > MAX_COEFFICIENT_BYTES:
+    raise UnreadablePictureError(
+        'image is a progressive JPEG of %.1f megapixels: its coefficients, '
+        'which libjpeg holds whole at any scale, take %.0f MB, over the %g MB '
+        'classify.py allows (save it as a baseline JPEG, or shrink it '
+        'first)' % (megapixels, coefficients / 1e6,
+                    MAX_COEFFICIENT_BYTES / 1e6))
+
+
+def _coefficient_bytes(image, full_size):
+  """What libjpeg holds of a progressive JPEG's coefficients (0 for others):
+  2 bytes for each sample of each component, as its sampling has them."""
+  if not image.info.get('progressive') or not getattr(image, 'layer', None):
+    return 0
+  # Each layer is (component id, horizontal sampling, vertical sampling, ...).
+  widest = max(layer[1] for layer in image.layer)
+  tallest = max(layer[2] for layer in image.layer)
+  samples = sum(layer[1] * layer[2] for layer in image.layer) / float(
+      widest * tallest)
+  return int(2 * samples * full_size[0] * full_size[1])
 
 
 def _shrink(image):
