@@ -199,6 +199,32 @@ def test_wide_modes_are_scaled_by_their_range(mode, value_range, suffix,
   assert np.abs(field - prepare(ink_stroke_image())).mean() < 0.02
 
 
+@pytest.mark.parametrize('size', [(120, 160), (3000, 2000)])
+def test_non_finite_pixels_of_a_float_picture_are_background(size, tmp_path):
+  # At 3000 x 2000 the picture is shrunk, which would spread them.
+  clean = ink_stroke_image(size=size, box=(size[0] // 3, size[1] // 5,
+                                           size[0] // 2, size[1] * 4 // 5))
+  values = np.asarray(clean, np.float32) / 255
+  Image.fromarray(values, 'F').save(tmp_path / 'clean.tiff')
+  values[0, 0], values[1, 1], values[-1, -1] = np.nan, np.inf, -np.inf
+  Image.fromarray(values, 'F').save(tmp_path / 'spoilt.tiff')
+  spoilt, clean = (digit_images.mnist_input(str(tmp_path / name))
+                   for name in ('spoilt.tiff', 'clean.tiff'))
+  assert spoilt.max() > 0.9
+  np.testing.assert_allclose(spoilt, clean, atol=1e-3)
+
+
+def test_a_float_picture_mostly_not_numbers_is_refused(tmp_path):
+  values = np.asarray(ink_stroke_image(), np.float32) / 255
+  values[:100] = np.nan  # 100 of the 160 rows.
+  path = tmp_path / 'one.tiff'
+  Image.fromarray(values, 'F').save(path)
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(path))
+  assert str(refused.value) == (
+      'most of its pixels (62%) are NaN or infinite, not levels of gray')
+
+
 @pytest.mark.parametrize('dtype, mode', [('>u2', 'I;16B'), ('<u2', 'I;16')])
 def test_16_bit_byte_orders_are_read(dtype, mode, tmp_path):
   path = tmp_path / 'one.tiff'

@@ -11,7 +11,8 @@ libjpeg holds whole, at any scale) would take over MAX_COEFFICIENT_BYTES. What i
 decoded is shrunk at once to at most WORKING_SIDE pixels on its longer side,
 then turned upright as its EXIF says, transparency composited onto white,
 and made gray levels in [0, 1]: 8-bit modes by 255; 16-bit, 32-bit and float
-modes by the range their values span, lowest to highest (not clipped at 255).
+modes by the range their values span, lowest to highest (not clipped at 255;
+a float picture's NaN and infinite pixels are background, and span nothing).
 
 This module knows no digits and no TensorFlow: it reads pictures.
 """
@@ -43,6 +44,9 @@ JPEG_SIGNATURE = b'\xff\xd8\xff'
 WORKING_SIDE = 1024
 # Modes whose values are not 0..255; they are scaled by the range they use.
 WIDE_MODES = ('I', 'F', 'I;16', 'I;16L', 'I;16B', 'I;16N')
+# A float picture needs at least this share of its pixels to be numbers (not
+# NaN or infinite) to be read: the others are taken for background.
+MIN_FINITE_SHARE = 0.5
 
 class UnreadablePictureError(ValueError):
   """The file cannot be read, is no picture Pillow decodes, or is too large."""
@@ -99,8 +103,36 @@ def _decode(f):
 
 def gray_of(image):
   """Returns a decoded Pillow image as float32 gray levels in [0, 1], its
-  longer side at most WORKING_SIDE, transparency composited onto white."""
-  return _gray_levels(_shrink(image))
+  longer side at most WORKING_SIDE, transparency composited onto white.
+
+  Raises:
+    UnreadablePictureError: If most of a float image's pixels are NaN or
+      infinite.
+  """
+  small = _shrink(image)
+  if small.mode == 'F' and not np.isfinite(np.asarray(small)).all():
+    # Shrinking spread each non-finite pixel over its cell: shrink again,
+    # those pixels made background first.
+    small = _shrink(_finite_only(image))
+  return _gray_levels(small)
+
+
+def _finite_only(image):
+  """A float image with its NaN and infinite pixels set to the others' median
+  (most of a picture is background), so that they decide no range."""
+  values = np.array(image, np.float32)
+  finite = np.isfinite(values)
+  share = float(finite.mean())
+  if share < MIN_FINITE_SHARE:
+    raise UnreadablePictureError(
+        'most of its pixels (%.0f%%) are NaN or infinite, not levels of '
+        'gray' % (100 * (1 - share)))
+  # The median of a sample of a million: of all, it would copy them twice.
+  step = max(1, int(np.sqrt(values.size / 1e6)))
+  sample = values[::step, ::step]
+  sample = sample[np.isfinite(sample)]
+  values[~finite] = np.median(sample if sample.size else values[finite])
+  return Image.fromarray(values, 'F')
 
 
 def _open_image(f):
