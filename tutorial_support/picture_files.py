@@ -17,6 +17,10 @@ a float picture's NaN and infinite pixels are background, and span nothing).
 This module knows no digits and no TensorFlow: it reads pictures.
 """
 
+import collections
+import errno
+import os
+import stat
 import warnings
 
 import numpy as np
@@ -67,11 +71,99 @@ def read_gray(path):
       the message says which, in one line.
   """
   try:
-    f = open(path, 'rb')
+    # Not blocking: a FIFO opened for reading would wait for a writer.
+    f = open(path, 'rb', opener=lambda name, flags: os.open(
+        name, flags | os.O_NONBLOCK))
   except OSError as e:
-    raise UnreadablePictureError('unreadable (%s)' % (e.strerror or e)) from None
+    raise UnreadablePictureError(_reason(path, e)) from None
   with f:
+    kind = _not_regular(os.fstat(f.fileno()).st_mode)
+    if kind:
+      raise UnreadablePictureError(kind)
     return _decode(f)
+
+
+# What each kind of file that is no regular file is called.
+_KINDS = ((stat.S_ISFIFO, 'a FIFO (named pipe)'),
+          (stat.S_ISCHR, 'a character device'),
+          (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
+
+Found = collections.namedtuple('Found', ['path', 'error', 'skipped'])
+
+
+def walk(arguments, suffixes):
+  """Expands paths into the pictures they name, in the order given.
+
+  A directory stands for its regular files whose names end in one of
+  suffixes (not recursing); nothing is opened.
+
+  Args:
+    arguments: Paths, as the user gave them.
+    suffixes: Lower-case name endings of pictures ('.png', ...).
+
+  Yields:
+    Found: path, and error (what is wrong with it, or None if it is to be
+    read) or skipped (why a directory's entry is passed over, or None).
+  """
+  for argument in map(os.fspath, arguments):
+    mode, error = _mode(argument)
+    if mode is not None and stat.S_ISDIR(mode):
+      yield from _directory(argument, suffixes)
+    else:
+      yield Found(argument, error or _not_regular(mode), None)
+
+
+def _directory(directory, suffixes):
+  try:
+    names = sorted(os.listdir(directory))
+  except OSError as e:
+    yield Found(directory, 'unreadable directory (%s)' % e.strerror, None)
+    return
+  pictures = 0
+  for name in names:
+    path = os.path.join(directory, name)
+    mode, error = _mode(path)
+    if mode is not None and stat.S_ISDIR(mode):
+      yield Found(path, None, 'a directory, not searched')
+    elif name.lower().endswith(suffixes):
+      pictures += 1
+      yield Found(path, error or _not_regular(mode), None)
+  if not pictures:
+    yield Found(directory, 'directory holds no images (%s)' % ', '.join(
+        suffixes), None)
+
+
+def _mode(path):
+  """(st_mode, None) of what path names, or (None, why it cannot be had)."""
+  try:
+    return os.stat(path).st_mode, None
+  except OSError as e:
+    return None, _reason(path, e)
+
+
+def _not_regular(mode):
+  """What a file of mode is if it is no regular file, else None."""
+  for test, kind in _KINDS:
+    if test(mode):
+      return '%s, not a regular file' % kind
+  return None
+
+
+def _reason(path, error):
+  """What an OSError opening or finding path says, as its errno has it."""
+  if error.errno == errno.ELOOP:
+    return 'a symlink loop (%s)' % error.strerror
+  if error.errno == errno.ENOENT:
+    if os.path.islink(path):
+      return 'a broken symlink (to %s)' % printable(os.readlink(path))
+    return 'no such file'
+  return 'unreadable (%s)' % (error.strerror or error)
+
+
+def printable(name):
+  """name, or its repr if it holds a newline or other control character
+  (so that a line naming it stays one line)."""
+  return name if name.isprintable() else repr(name)
 
 
 def _decode(f):
