@@ -37,6 +37,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tutorial_support import classifier
 from tutorial_support import digit_images
 from tutorial_support import errors
+from tutorial_support import picture_files
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 PROG = command_lines.CLASSIFY_PROG
@@ -44,32 +45,6 @@ PROG = command_lines.CLASSIFY_PROG
 DEFAULT_LOG_DIR = command_lines.FEED_LOG_DIR
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff',
                   '.webp')
-
-
-def image_paths(arguments):
-  """Expands the arguments into (path, error) pairs, in the order given.
-
-  A directory stands for the images in it (by name, not recursing); error
-  is None for a path to classify, else what is wrong with the argument.
-  """
-  for argument in arguments:
-    if os.path.isdir(argument):
-      try:
-        names = sorted(name for name in os.listdir(argument)
-                       if name.lower().endswith(IMAGE_SUFFIXES)
-                       and os.path.isfile(os.path.join(argument, name)))
-      except OSError as e:
-        yield argument, 'unreadable directory (%s)' % e.strerror
-        continue
-      if not names:
-        yield argument, 'directory holds no images (%s)' % ', '.join(
-            IMAGE_SUFFIXES)
-      for name in names:
-        yield os.path.join(argument, name), None
-    elif not os.path.exists(argument):
-      yield argument, 'no such file'
-    else:
-      yield argument, None
 
 
 def answer_line(path, probabilities, top):
@@ -88,7 +63,12 @@ def preprocessed_name(path, index):
 def classify_all(model, arguments, top, save_dir):
   """Classifies every picture the arguments name; returns how many failed."""
   failed = 0
-  for index, (path, error) in enumerate(image_paths(arguments)):
+  for index, (path, error, skipped) in enumerate(
+      picture_files.walk(arguments, IMAGE_SUFFIXES)):
+    name = picture_files.printable(path)
+    if skipped:
+      print('%s: %s: %s' % (PROG, name, skipped), file=sys.stderr)
+      continue
     try:
       if error:
         raise digit_images.NotADigitError(error)
@@ -98,9 +78,9 @@ def classify_all(model, arguments, top, save_dir):
             save_dir, preprocessed_name(path, index)))
     except (digit_images.NotADigitError, OSError) as e:
       failed += 1
-      print('%s: error: %s: %s' % (PROG, path, e), file=sys.stderr)
+      print('%s: error: %s: %s' % (PROG, name, e), file=sys.stderr)
       continue
-    print(answer_line(path, model.probabilities(pixels[None])[0], top))
+    print(answer_line(name, model.probabilities(pixels[None])[0], top))
     sys.stdout.flush()
   return failed
 

@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -245,3 +246,50 @@ def test_eval_only_prints_the_confusion_matrix(small_data_dir, tmp_path,
   assert lines[start + 12] == 'Digit  Precision  Recall'
   recall_of_0 = float(lines[start + 13].split()[2])
   assert recall_of_0 == pytest.approx(matrix[0, 0] / matrix[0].sum(), abs=1e-4)
+
+
+def test_special_files_loops_and_odd_names_are_each_one_line(
+    tmp_path, capsys):
+  good = drawn(tmp_path, 7, 'seven\nline.png')
+  pipe = tmp_path / 'pipe.png'
+  os.mkfifo(pipe)
+  loop = tmp_path / 'loop.png'
+  os.symlink(loop, loop)
+  broken = tmp_path / 'gone.png'
+  os.symlink(tmp_path / 'nowhere.png', broken)
+  pictures = tmp_path / 'drawings'
+  (pictures / 'sub').mkdir(parents=True)
+  os.mkfifo(pictures / 'inner.png')
+  drawn(pictures, 4, 'four.png')
+  # A hang (a FIFO opened for reading waits for a writer) fails, not stalls.
+  signal.signal(signal.SIGALRM, signal.default_int_handler)
+  signal.alarm(20)
+  try:
+    failed = classify.classify_all(
+        UniformModel(), [good, pipe, loop, broken, pictures, '/dev/null'], 1,
+        None)
+  finally:
+    signal.alarm(0)
+  out, err = capsys.readouterr()
+  assert failed == 5
+  assert out.splitlines() == [
+      repr(str(good)) + ': 0 (0.10)', str(pictures / 'four.png') + ': 0 (0.10)']
+  assert err.splitlines() == [
+      'classify.py: error: %s: a FIFO (named pipe), not a regular file' % pipe,
+      'classify.py: error: %s: a symlink loop (Too many levels of symbolic '
+      'links)' % loop,
+      'classify.py: error: %s: a broken symlink (to %s)' % (
+          broken, tmp_path / 'nowhere.png'),
+      'classify.py: error: %s: a FIFO (named pipe), not a regular file'
+      % (pictures / 'inner.png'),
+      'classify.py: %s: a directory, not searched' % (pictures / 'sub'),
+      'classify.py: error: /dev/null: a character device, not a regular file']
+
+
+def test_a_fifo_is_refused_when_opened_too(tmp_path):
+  # Made a FIFO after it was looked at: reading it must not wait either.
+  pipe = tmp_path / 'pipe.png'
+  os.mkfifo(pipe)
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(pipe))
+  assert str(refused.value) == 'a FIFO (named pipe), not a regular file'

@@ -86,6 +86,77 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale(tmp_path):
   assert field[:, 13:15].sum() > field[:, :5].sum() + 10
 
 
+def large_jpeg(path, size, **options):
+  """Writes a dark bar on light paper as a JPEG of size, cheaply: one level
+  each is little data, however many pixels."""
+  width, height = size
+  ink_stroke_image(size=size, box=(width * 9 // 20, height // 5,
+                                   width * 11 // 20, height * 4 // 5)).save(
+                                       path, quality=10, **options)
+
+
+@pytest.mark.parametrize('size', [(12000, 8000), (14142, 14142)])
+def test_a_jpeg_over_pillows_limit_is_read_at_reduced_scale(size, tmp_path):
+  # 96 and 200 megapixels: a phone's and a camera's largest photos.
+  path = tmp_path / 'photo.jpg'
+  large_jpeg(path, size)
+  assert size[0] * size[1] > picture_files.MAX_PIXELS
+  gray = picture_files.read_gray(str(path))
+  assert max(gray.shape) == picture_files.WORKING_SIDE
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert field[:, 13:15].sum() > field[:, :5].sum() + 10
+
+
+def test_a_phones_mpo_is_read_at_reduced_scale(tmp_path):
+  # A JPEG with its preview after it: Pillow calls it MPO, not JPEG.
+  path = tmp_path / 'photo.jpg'
+  preview = ink_stroke_image(size=(600, 500))
+  ink_stroke_image(size=(6000, 5000), box=(2700, 1000, 3300, 4000)).save(
+      path, format='MPO', save_all=True, append_images=[preview], quality=10)
+  with Image.open(path) as image:
+    assert image.format == 'MPO' and image.size == (6000, 5000)
+  field = digit_images.mnist_input(str(path)).reshape(28, 28)
+  assert field[:, 13:15].sum() > field[:, :5].sum() + 10
+
+
+def test_a_jpeg_too_large_even_at_an_eighth_is_refused(tmp_path, monkeypatch):
+  path = tmp_path / 'photo.jpg'
+  large_jpeg(path, (2000, 1600))
+  # At 1/8, 250 x 200: 50,000 pixels. The same holds of a JPEG of 65000 x
+  # 65000 (a 4-gigapixel bomb of a few MB) against the real limits.
+  monkeypatch.setattr(picture_files, 'WORKING_SIDE', 100)
+  monkeypatch.setattr(picture_files, 'MAX_DECODED_PIXELS', 40_000)
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(path))
+  assert str(refused.value) == (
+      'image is 2000 x 1600 pixels (3.2 megapixels): even at 1/8 scale, over '
+      'the 0.04 megapixels classify.py decodes (shrink it first)')
+
+
+@pytest.mark.parametrize('mode, megabytes', [('L', 3), ('RGB', 5)])
+def test_a_progressive_jpeg_is_held_to_its_coefficients_memory(
+    mode, megabytes, tmp_path, monkeypatch):
+  # libjpeg holds every coefficient of a progressive JPEG at any scale: 2
+  # bytes a sample, 1.5 samples a pixel in colour (4:2:0), 1 in gray: of
+  # 1.6 megapixels, 3.2 and 4.8 MB.
+  baseline, progressive = tmp_path / 'baseline.jpg', tmp_path / 'steps.jpg'
+  large_jpeg(baseline, (2000, 800))
+  large_jpeg(progressive, (2000, 800), progressive=True)
+  if mode == 'RGB':
+    with Image.open(progressive) as image:
+      image.convert('RGB').save(progressive, progressive=True, quality=10,
+                                subsampling='4:2:0')
+  monkeypatch.setattr(picture_files, 'MAX_COEFFICIENT_BYTES', 1_000_000)
+  assert picture_files.read_gray(str(baseline)).shape == (410, 1024)
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(progressive))
+  assert str(refused.value) == (
+      'image is a progressive JPEG of 1.6 megapixels: its coefficients, '
+      'which libjpeg holds whole at any scale, take %d MB, over the 1 MB '
+      'classify.py allows (save it as a baseline JPEG, or shrink it first)'
+      % megabytes)
+
+
 def test_an_unreadable_file_is_named_so_not_damaged(tmp_path, monkeypatch):
   path = tmp_path / 'locked.png'
   ink_stroke_image().save(path)
@@ -126,6 +197,32 @@ def test_wide_modes_are_scaled_by_their_range(mode, value_range, suffix,
   field = digit_images.mnist_input(str(path)).reshape(28, 28)
   # The bar's centre of mass is half-way between pixels: it may go either way.
   assert np.abs(field - prepare(ink_stroke_image())).mean() < 0.02
+
+
+@pytest.mark.parametrize('size', [(120, 160), (3000, 2000)])
+def test_non_finite_pixels_of_a_float_picture_are_background(size, tmp_path):
+  # At 3000 x 2000 the picture is shrunk, which would spread them.
+  clean = ink_stroke_image(size=size, box=(size[0] // 3, size[1] // 5,
+                                           size[0] // 2, size[1] * 4 // 5))
+  values = np.asarray(clean, np.float32) / 255
+  Image.fromarray(values, 'F').save(tmp_path / 'clean.tiff')
+  values[0, 0], values[1, 1], values[-1, -1] = np.nan, np.inf, -np.inf
+  Image.fromarray(values, 'F').save(tmp_path / 'spoilt.tiff')
+  spoilt, clean = (digit_images.mnist_input(str(tmp_path / name))
+                   for name in ('spoilt.tiff', 'clean.tiff'))
+  assert spoilt.max() > 0.9
+  np.testing.assert_allclose(spoilt, clean, atol=1e-3)
+
+
+def test_a_float_picture_mostly_not_numbers_is_refused(tmp_path):
+  values = np.asarray(ink_stroke_image(), np.float32) / 255
+  values[:100] = np.nan  # 100 of the 160 rows.
+  path = tmp_path / 'one.tiff'
+  Image.fromarray(values, 'F').save(path)
+  with pytest.raises(digit_images.NotADigitError) as refused:
+    digit_images.mnist_input(str(path))
+  assert str(refused.value) == (
+      'most of its pixels (62%) are NaN or infinite, not levels of gray')
 
 
 @pytest.mark.parametrize('dtype, mode', [('>u2', 'I;16B'), ('<u2', 'I;16')])

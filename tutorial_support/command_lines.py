@@ -144,7 +144,10 @@ def classify_flags(argv=None):
   flags = parser.parse_args(argv)
   flag_types.check_directory_flags(parser, flags, ('log_dir', 'saved_model',
                                                    'save_preprocessed'))
-  if not any(os.path.lexists(path) for path in flags.images):
+  # Names that need quoting to stay one line are left to classify.py's
+  # own lines (picture_files.printable).
+  if not any(os.path.lexists(path) or not path.isprintable()
+             for path in flags.images):
     for path in flags.images:
       print('%s: error: %s: no such file' % (CLASSIFY_PROG, path),
             file=sys.stderr)
