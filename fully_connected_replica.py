@@ -259,14 +259,23 @@ def run_parameter_server(cluster, task_index):
   return 128 + stop.signal_number
 
 
-def _chief_checkpoint(log_dir):
-  """Returns the latest checkpoint in log_dir that restores, or None.
+def _chief_checkpoint(flags):
+  """Returns the latest checkpoint in --log_dir that restores, or None.
 
   Damaged newer ones are set aside, and the `checkpoint` index is repaired
   if it names another one, so that what restores is what it names.
+
+  Raises:
+    errors.UsageError: If it is a checkpoint of other hidden sizes: said
+      before the cluster starts, not after it waited for it.
   """
-  checkpoint = checkpoints.latest_checkpoint(log_dir, set_aside_damaged=True)
+  checkpoint = checkpoints.latest_checkpoint(flags.log_dir,
+                                             set_aside_damaged=True)
   if checkpoint:
+    with tf.Graph().as_default():
+      mnist.inference(tf1.placeholder(tf.float32, (None, mnist.IMAGE_PIXELS)),
+                      flags.hidden1, flags.hidden2)
+      checkpoints.check_checkpoint_fits(checkpoint, flags.log_dir)
     checkpoints.point_index_at(checkpoint)
     print('Chief: restoring %s into the parameter servers' % checkpoint)
   return checkpoint
@@ -332,7 +341,7 @@ def _work(flags, cluster, task_index):
   cluster_setup.ParameterServerWatchdog(PROG, cluster['ps'],
                                         flags.cluster_timeout,
                                         task_index).start()
-  checkpoint = _chief_checkpoint(flags.log_dir) if task_index == 0 else None
+  checkpoint = _chief_checkpoint(flags) if task_index == 0 else None
   if flags.seed is not None:
     tf1.set_random_seed(flags.seed)
     # Each worker its own batch order: the same one would repeat the updates.
@@ -358,11 +367,13 @@ def _work(flags, cluster, task_index):
   print('Worker %d: %s after %d local steps'
         % (task_index, 'stopped' if stopped else 'done', local_steps))
   if stopped:
-    saved = (checkpoints.newest_on_disk(flags.log_dir) if task_index == 0
-             else None)
-    step = checkpoints.checkpoint_step(saved) if saved else step
+    newest = (checkpoints.newest_on_disk(flags.log_dir) if task_index == 0
+              else None)
+    step = checkpoints.checkpoint_step(newest) if newest else step
+    # Saved by this run only if it is not the one the run began from.
+    saved = newest if newest != checkpoint else None
     raise signals.Interrupted(signal.Signals(stop.signal_number).name, step,
-                              saved)
+                              saved, newest)
   return local_steps
 
 
@@ -396,10 +407,13 @@ def _monitored_session(flags, server, task_index, checkpoint, model,
   scaffold = tf1.train.Scaffold(saver=saver)
   run = feed.Run(None, model, data_sets, saver, None, flags.log_dir,
                  flags.trace_every)
-  hooks += [
-      tf1.train.SummarySaverHook(save_steps=feed.LOSS_EVERY,
-                                 output_dir=flags.log_dir, scaffold=scaffold),
-      ChiefHook(run, feed.CHECKPOINT_EVERY, flags.max_steps, stop)]
+  # A run with nothing to train writes nothing: no events file either.
+  if not (checkpoint and
+          checkpoints.checkpoint_step(checkpoint) >= flags.max_steps):
+    hooks.append(tf1.train.SummarySaverHook(
+        save_steps=feed.LOSS_EVERY, output_dir=flags.log_dir,
+        scaffold=scaffold))
+  hooks.append(ChiefHook(run, feed.CHECKPOINT_EVERY, flags.max_steps, stop))
   creator = tf1.train.ChiefSessionCreator(
       scaffold=scaffold, master=server.target, config=config,
       checkpoint_filename_with_path=(checkpoints.tf_path(checkpoint)
@@ -415,14 +429,25 @@ def parse_flags(argv):
   return command_lines.replica_flags(argv)
 
 
-def _interrupted_line(task_index, signal_name, step, checkpoint):
+def _interrupted_line(task_index, signal_name, step, saved, newest,
+                      by_launcher):
+  """What a task stopped by a signal says: what the chief saved, if any."""
   where = ('before its first step' if step is None
            else 'at global step %d' % step)
-  if checkpoint:
+  # A launcher's tasks are one command; a task started by hand, one of many.
+  again = 'resume' if by_launcher else 'rejoin'
+  if saved:
     return ('%s %s: the chief saved checkpoint %s; run the same command to '
-            'resume' % (signal_name, where, checkpoint))
+            'resume' % (signal_name, where, saved))
+  if task_index == 0 and newest:
+    return ('%s %s: the chief saved nothing in this run; its latest '
+            'checkpoint is still %s; run the same command to resume'
+            % (signal_name, where, newest))
+  if task_index == 0:
+    return ('%s %s: the chief stopped before saving any checkpoint; run the '
+            'same command to start again' % (signal_name, where))
   return ('%s %s: worker %d stopped (the chief saves the checkpoints); run '
-          'the same command to rejoin' % (signal_name, where, task_index))
+          'the same command to %s' % (signal_name, where, task_index, again))
 
 
 def run_task(flags, environ):
@@ -442,9 +467,12 @@ def run_task(flags, environ):
       return run_parameter_server(cluster, task_index)
     run_worker(flags, cluster, task_index)
   except signals.Interrupted as e:
-    print('%s: %s' % (PROG, _interrupted_line(task_index, *e.args)),
+    received, step, saved, newest = e.args
+    print('%s: %s' % (PROG, _interrupted_line(
+        task_index, local_cluster.signal_the_user_sent(environ, received),
+        step, saved, newest, local_cluster.started_by_launcher(environ))),
           file=sys.stderr)
-    return 128 + signal.Signals[e.args[0]].value
+    return 128 + signal.Signals[received].value
   except Exception as e:  # pylint: disable=broad-except
     message = None
     if isinstance(e, (tf.errors.UnavailableError,

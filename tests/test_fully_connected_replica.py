@@ -269,9 +269,17 @@ def test_stopped_launcher_saves_and_stops_every_task(signal_number, to_group,
     errors = stderr_path.read_text()
     assert 'Traceback' not in errors, errors
     # The workers were stopped once, gracefully: the chief saved its step.
-    saved = re.search(r'SIGTERM at global step (\d+): the chief saved '
-                      r'checkpoint (\S+);', errors)
+    # Each line names the signal the user sent, and the advice fits one
+    # command.
+    name = signal.Signals(signal_number).name
+    saved = re.search(r'%s at global step (\d+): the chief saved '
+                      r'checkpoint (\S+); run the same command to resume'
+                      % name, errors)
     assert saved, errors
+    assert re.search(r'%s at global step \d+: worker 1 stopped \(the chief '
+                     r'saves the checkpoints\); run the same command to '
+                     r'resume$' % name, errors, re.M), errors
+    assert 'rejoin' not in errors
     assert saved.group(2) == tf1.train.latest_checkpoint(str(log_dir))
     assert checkpoint_step(log_dir) == int(saved.group(1)) > 0
     assert errors.strip().splitlines()[-1] == (
@@ -467,14 +475,16 @@ def test_the_same_command_again_resumes_and_trains_nothing(tmp_path, log_dir):
   assert run_launcher(tmp_path, '--max_steps', 200, log_dir=log_dir,
                       cwd=tmp_path).returncode == 0
   first = log_dir_files(tmp_path / log_dir)
+  events = len(list((tmp_path / log_dir).glob('events.*')))
   again = run_launcher(tmp_path, '--max_steps', 200, log_dir=log_dir,
                        cwd=tmp_path)
   assert again.returncode == 0, again.stderr
   assert re.search(r'Chief: global step \d+ reaches --max_steps 200: nothing '
                    r'to train', again.stdout), again.stdout
   assert local_steps(again.stdout, 0) == local_steps(again.stdout, 1) == 0
-  # No step, so no checkpoint, and the index untouched.
+  # No step, so no checkpoint, the index untouched, and no events file.
   assert log_dir_files(tmp_path / log_dir) == first
+  assert len(list((tmp_path / log_dir).glob('events.*'))) == events
   assert again.stdout.count('Test Data Eval:') == 1
   # Trains on from the saved step when --max_steps is raised.
   on = run_launcher(tmp_path, '--max_steps', 300, log_dir=log_dir,
@@ -482,6 +492,51 @@ def test_the_same_command_again_resumes_and_trains_nothing(tmp_path, log_dir):
   assert on.returncode == 0, on.stderr
   assert 'Chief: restoring %s/model.ckpt-2' % log_dir in on.stdout
   assert 0 < local_steps(on.stdout, 0) + local_steps(on.stdout, 1) <= 110
+
+
+def test_a_stop_with_nothing_to_train_claims_no_save(tmp_path):
+  log_dir = tmp_path / 'logs'
+  assert run_launcher(tmp_path, '--max_steps', 100).returncode == 0
+  before = log_dir_files(log_dir)
+  newest = checkpoints.newest_on_disk(str(log_dir))
+  launcher = subprocess.Popen(
+      [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
+       '--max_steps', '100', '--log_dir', str(log_dir)],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV,
+      start_new_session=True)
+  try:
+    for line in launcher.stdout:
+      if 'nothing to train' in line:
+        launcher.send_signal(signal.SIGTERM)
+        break
+    _, errors = launcher.communicate(timeout=TIMEOUT)
+  finally:
+    try:
+      os.killpg(launcher.pid, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+    launcher.wait()
+  assert 'the chief saved checkpoint' not in errors, errors
+  chief = [line for line in errors.splitlines() if ': the chief ' in line]
+  assert chief == ['fully_connected_replica.py: SIGTERM at global step %d: '
+                   'the chief saved nothing in this run; its latest '
+                   'checkpoint is still %s; run the same command to resume'
+                   % (checkpoints.checkpoint_step(newest), newest)], errors
+  assert log_dir_files(log_dir) == before
+  assert len(list(log_dir.glob('events.*'))) == 1
+
+
+def test_a_checkpoint_of_other_sizes_is_refused_before_a_restore(tmp_path):
+  assert run_launcher(tmp_path, '--max_steps', 20).returncode == 0
+  result = run_launcher(tmp_path, '--max_steps', 40, '--hidden1', 64)
+  assert result.returncode == 2
+  assert 'Chief: restoring' not in result.stdout
+  assert 'Worker 0' not in result.stdout  # No worker trained.
+  assert ('--log_dir %s holds a checkpoint of another network: '
+          'hidden1/weights is [784, 128] there but [784, 64] with these '
+          'flags' % (tmp_path / 'logs')) in result.stderr
+  assert checkpoints.checkpoint_step(
+      checkpoints.newest_on_disk(str(tmp_path / 'logs'))) >= 20
 
 
 def test_a_wrong_index_is_repaired_from_the_files_on_disk(tmp_path):

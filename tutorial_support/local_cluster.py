@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -199,6 +200,37 @@ def _wait_for_workers(workers, stop):
 
 # Set in each task's environment to the launcher's process ID.
 LAUNCHER_ENV = 'MNIST_CLUSTER_LAUNCHER_PID'
+# Set in each task's environment to a file where the launcher writes the
+# name of the signal the user sent it, before it stops the tasks with
+# SIGTERM: a task's line then names what the user did.
+STOP_SIGNAL_ENV = 'MNIST_CLUSTER_STOP_SIGNAL_FILE'
+
+
+def started_by_launcher(environ):
+  """Whether this task was started by --local_workers' launcher."""
+  return bool(environ.get(LAUNCHER_ENV))
+
+
+def signal_the_user_sent(environ, received):
+  """The name of the signal that stopped this task, as the user sent it.
+
+  Args:
+    environ: The task's environment.
+    received: The name of the signal this task received.
+
+  Returns:
+    In a task of the launcher that stopped it, the signal the launcher was
+    sent (SIGINT for Ctrl-C); else received.
+  """
+  path = environ.get(STOP_SIGNAL_ENV)
+  if not path:
+    return received
+  try:
+    with open(path) as f:
+      name = f.read().strip()
+  except OSError:
+    return received
+  return name if name in signal.Signals.__members__ else received
 _PR_SET_PDEATHSIG = 1
 
 
@@ -239,7 +271,10 @@ def run_local_cluster(script, num_workers, argv):
   print('Local cluster: parameter server %s, workers %s'
         % (hosts[0], ', '.join(hosts[1:])))
   sys.stdout.flush()
-  env = dict(_task_environment(), **{LAUNCHER_ENV: str(os.getpid())})
+  stop_file = os.path.join(tempfile.mkdtemp(prefix='mnist-cluster-'),
+                           'stop-signal')
+  env = dict(_task_environment(), **{LAUNCHER_ENV: str(os.getpid()),
+                                     STOP_SIGNAL_ENV: stop_file})
   tasks = [('ps', 0)] + [('worker', index) for index in range(num_workers)]
   processes = []
   with signals.StopRequest() as stop:
@@ -252,6 +287,8 @@ def run_local_cluster(script, num_workers, argv):
               stdin=subprocess.PIPE if job_name == 'ps' else None))
       status = _wait_for_workers(processes[1:], stop)
       if status is None:
+        with open(stop_file, 'w') as f:
+          f.write(signal.Signals(stop.signal_number).name)
         _stop_all(processes[1:], WORKER_STOP_SECS)
         print('%s: stopped by %s' % (os.path.basename(script), signal.Signals(
             stop.signal_number).name), file=sys.stderr)
@@ -260,3 +297,4 @@ def run_local_cluster(script, num_workers, argv):
       return status
     finally:
       _stop_all(processes)
+      shutil.rmtree(os.path.dirname(stop_file), ignore_errors=True)
