@@ -100,6 +100,15 @@ def checkpoint_step(log_dir):
   return int(checkpoint.rsplit('-', 1)[1])
 
 
+def kill_group(launcher):
+  """Kills the launcher's whole process group: any task left behind."""
+  try:
+    os.killpg(launcher.pid, signal.SIGKILL)
+  except ProcessLookupError:
+    pass
+  launcher.wait()
+
+
 def run_launcher(tmp_path, *args, log_dir=None, cwd=None):
   """Runs the launcher; kills its whole process group if it overruns."""
   launcher = subprocess.Popen(
@@ -111,11 +120,7 @@ def run_launcher(tmp_path, *args, log_dir=None, cwd=None):
   try:
     stdout, stderr = launcher.communicate(timeout=TIMEOUT)
   finally:
-    try:
-      os.killpg(launcher.pid, signal.SIGKILL)  # any task left behind
-    except ProcessLookupError:
-      pass
-    launcher.wait()
+    kill_group(launcher)
   return subprocess.CompletedProcess(launcher.args, launcher.returncode,
                                      stdout, stderr)
 
@@ -286,11 +291,7 @@ def test_stopped_launcher_saves_and_stops_every_task(signal_number, to_group,
         'fully_connected_replica.py: stopped by %s'
         % signal.Signals(signal_number).name)
   finally:
-    try:
-      os.killpg(launcher.pid, signal.SIGKILL)
-    except ProcessLookupError:
-      pass
-    launcher.wait()
+    kill_group(launcher)
 
 
 @pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
@@ -511,11 +512,7 @@ def test_a_stop_with_nothing_to_train_claims_no_save(tmp_path):
         break
     _, errors = launcher.communicate(timeout=TIMEOUT)
   finally:
-    try:
-      os.killpg(launcher.pid, signal.SIGKILL)
-    except ProcessLookupError:
-      pass
-    launcher.wait()
+    kill_group(launcher)
   assert 'the chief saved checkpoint' not in errors, errors
   chief = [line for line in errors.splitlines() if ': the chief ' in line]
   assert chief == ['fully_connected_replica.py: SIGTERM at global step %d: '
