@@ -35,10 +35,15 @@ import time
 # First: it settles the environment before NumPy and TensorFlow load.
 from tutorial_support import startup
 from tutorial_support import command_lines
+from tutorial_support import local_cluster
 
-# --help and a bad flag answer at once, not after TensorFlow's import.
+# --help and a bad flag answer at once, not after TensorFlow's import, and
+# --local_workers' launcher needs none: only the tasks it starts import it.
 if __name__ == '__main__':
-  command_lines.replica_flags()
+  _FLAGS = command_lines.replica_flags()
+  if _FLAGS.local_workers:
+    sys.exit(local_cluster.launch(os.path.abspath(__file__), sys.argv[1:],
+                                  command_lines.REPLICA_PROG, _FLAGS))
 tf = startup.import_tensorflow()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -48,7 +53,6 @@ import mnist
 from tutorial_support import checkpoints
 from tutorial_support import cluster_setup
 from tutorial_support import errors
-from tutorial_support import local_cluster
 from tutorial_support import log_dirs
 from tutorial_support import signals
 from tutorial_support import speed
@@ -492,11 +496,8 @@ def main(argv=None):
     with signals.sigterm_interrupts():
       local_cluster.end_with_launcher(os.environ)
       if flags.local_workers:
-        script = os.path.abspath(__file__)
-        local_cluster.confine_to_this_run(script, argv,
-                                          lambda: feed.read_data(flags))
-        return local_cluster.run_local_cluster(script, flags.local_workers,
-                                               argv)
+        return local_cluster.launch(os.path.abspath(__file__), argv, PROG,
+                                    flags)
       return run_task(flags, os.environ)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: stopped where it was.

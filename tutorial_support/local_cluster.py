@@ -2,7 +2,8 @@
 
 Starts 1 parameter server and N workers as processes of the replica program
 on free loopback ports, waits for the workers, and stops every task when one
-fails or when it is asked to stop.
+fails or when it is asked to stop. The launcher itself needs no TensorFlow:
+only its tasks import it.
 """
 
 import contextlib
@@ -19,6 +20,7 @@ import tempfile
 import threading
 import time
 
+from tutorial_support import mnist_files
 from tutorial_support import signals
 from tutorial_support import startup
 
@@ -32,6 +34,36 @@ WORKER_STOP_SECS = 10
 CONFINED_ENV = 'MNIST_CLUSTER_CONFINED'
 _UNSHARE = ('--user', '--map-root-user', '--net')
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def launch(script, argv, prog, flags):
+  """Runs the launcher of --local_workers: data, confinement, the cluster.
+
+  Args:
+    script: The replica program, which each task runs.
+    argv: Its arguments, --local_workers among them.
+    prog: Its name, to start an error line with.
+    flags: The parsed arguments.
+
+  Returns:
+    The exit status (see run_local_cluster); 1 if the data cannot be had.
+  """
+  def fetch():
+    # Before the namespace, where the network is; the tasks read the files.
+    if not flags.fake_data:
+      mnist_files.fetch_verified_files(
+          flags.input_data_dir, flags.data_sources, flags.download_timeout)
+  try:
+    with signals.sigterm_interrupts():
+      confine_to_this_run(script, argv, fetch)
+      return run_local_cluster(script, flags.local_workers, argv)
+  except KeyboardInterrupt as e:
+    # Before the tasks started, or a second signal: stopped where it was.
+    print('%s: interrupted: stopped at once' % prog, file=sys.stderr)
+    return signals.interrupted_status(e)
+  except (mnist_files.DataUnavailableError, ValueError, OSError) as e:
+    print('%s: error: %s' % (prog, e), file=sys.stderr)
+    return 1
 
 
 def confine_to_this_run(script, argv, prepare):
