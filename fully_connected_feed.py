@@ -200,24 +200,17 @@ Run = collections.namedtuple('Run', [
 
 
 def save_checkpoint(run, step):
-  """Saves <log_dir>/model.ckpt-<global step>, with where the training
-  batches are (for resume to take up the very next ones); returns its path.
+  """Saves <log_dir>/model.ckpt-<global step>; returns its path.
+
+  Only weights whose loss is finite are saved (checkpoints.save_checked),
+  with where the training batches are, for resume to take up the next ones.
 
   Raises:
     errors.DivergedError: If the weights' loss is not finite: the update of
       step overflowed, after a finite loss. Nothing is saved.
   """
-  # The loss of the weights as they are, on the first batch in file order.
-  batch_size = run.model.images_placeholder.shape[0]
-  train = run.data_sets.train
-  loss_now = run.sess.run(run.model.loss, {
-      run.model.images_placeholder: train.images[:batch_size],
-      run.model.labels_placeholder: train.labels[:batch_size]})
-  if not math.isfinite(loss_now):
-    raise errors.DivergedError(step, 'loss is %s after its update' % loss_now)
-  return checkpoints.save_checkpoint(
-      run.sess, run.saver, run.log_dir, run.model.global_step,
-      extra={'train_batches': train.state()})
+  return checkpoints.save_checked(run.sess, run.saver, run.log_dir, run.model,
+                                  run.data_sets.train, step)
 
 
 def train_loop(run, first_step, max_steps, stop=None):

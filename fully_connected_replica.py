@@ -23,6 +23,7 @@ loopback ports:
 """
 
 import argparse
+import collections
 import contextlib
 import io
 import math
@@ -132,11 +133,16 @@ def build_replica_model(flags, cluster, task_index):
   return model, optimizer
 
 
+# What the chief's hook works with; the session is given to the hook.
+ChiefRun = collections.namedtuple('ChiefRun', [
+    'sess', 'model', 'data_sets', 'saver', 'log_dir', 'trace_every'])
+
+
 class ChiefHook(tf1.train.SessionRunHook):
   """The chief's part of the tutorial's loop: save, then evaluate.
 
   Every `every` global steps and at the end, as train_loop does: the
-  checkpoint is saved by fully_connected_feed.save_checkpoint (so weights
+  checkpoint is saved by checkpoints.save_checked (so weights
   whose loss is not finite are never saved), then the three splits are
   evaluated, the block printed whole. At the end, nothing is saved if
   no step was run since the last save, and the evaluation is skipped when
@@ -145,8 +151,8 @@ class ChiefHook(tf1.train.SessionRunHook):
 
   def __init__(self, run, every, last_step, stop):
     """Args:
-      run: A fully_connected_feed.Run of the chief's model (session None:
-        the hook is given the session).
+      run: A ChiefRun of the chief's model (session None: the hook is
+        given the session).
       every: Global steps between two saves.
       last_step: --max_steps.
       stop: The worker's StopRequest.
@@ -201,7 +207,8 @@ class ChiefHook(tf1.train.SessionRunHook):
     block = io.StringIO()
     with contextlib.redirect_stdout(block):
       if step != self._last_saved:
-        path = feed.save_checkpoint(run, step)
+        path = checkpoints.save_checked(session, run.saver, run.log_dir,
+                                        run.model, run.data_sets.train, step)
         print('Saved checkpoint %s' % path)
         # The save reads the global step again, which the other workers may
         # have moved on: the evaluation is headed by the step it saved.
@@ -409,7 +416,7 @@ def _monitored_session(flags, server, task_index, checkpoint, model,
   saver = tf1.train.Saver(sharded=True, save_relative_paths=True)
   checkpoints.keep_those_on_disk(saver, flags.log_dir)
   scaffold = tf1.train.Scaffold(saver=saver)
-  run = feed.Run(None, model, data_sets, saver, None, flags.log_dir,
+  run = ChiefRun(None, model, data_sets, saver, flags.log_dir,
                  flags.trace_every)
   # A run with nothing to train writes nothing: no events file either.
   if not (checkpoint and

@@ -14,6 +14,7 @@ symbolic link of a plain name (tf_path).
 import atexit
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -315,6 +316,38 @@ def save_checkpoint(sess, saver, log_dir, global_step, extra=None):
     raise OSError('cannot save checkpoint %s: %s' % (path, reason)) from None
   _remove_orphan_extras(log_dir)
   return path
+
+
+def save_checked(sess, saver, log_dir, model, train, step):
+  """Saves <log_dir>/model.ckpt-<global step> if its weights are sound.
+
+  The weights' loss, on the first batch of train in file order, must be
+  finite, and so must every variable; where the training batches are is
+  saved beside it, for a resume to take up the very next ones.
+
+  Args:
+    sess: The session holding the weights.
+    saver: The Saver.
+    log_dir: The log directory.
+    model: The fully_connected_feed.Model of the graph.
+    train: The training DataSet.
+    step: The step just run, to name in an error.
+
+  Returns:
+    The checkpoint's path.
+
+  Raises:
+    errors.DivergedError: If the loss or a variable is not finite: the
+      update of step overflowed, after a finite loss. Nothing is saved.
+  """
+  batch_size = model.images_placeholder.shape[0]
+  loss_now = sess.run(model.loss, {
+      model.images_placeholder: train.images[:batch_size],
+      model.labels_placeholder: train.labels[:batch_size]})
+  if not math.isfinite(loss_now):
+    raise errors.DivergedError(step, 'loss is %s after its update' % loss_now)
+  return save_checkpoint(sess, saver, log_dir, model.global_step,
+                         extra={'train_batches': train.state()})
 
 
 def _check_finite(sess, step):
