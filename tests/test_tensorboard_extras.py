@@ -105,18 +105,40 @@ def test_tensorboard_serves_the_steps_written(tmp_path, capsys, tensorboard):
     assert scope in graph
 
 
-def test_prediction_grid_marks_each_prediction():
+def test_prediction_grid_captions_each_prediction_in_words():
   images = np.zeros((3, 784), np.float32)
+  images[1, 400] = 1.0  # One bright pixel, scaled with the digit.
   grid = tensorboard_extras.prediction_grid(images, np.array([1, 2, 3]),
-                                              np.array([1, 7, 3]), columns=2)
-  assert grid.shape == (2 * 30 * 2, 2 * 30 * 2)
-  cell = grid[::2, ::2]  # Back to natural size.
-  right = cell[1:8, 1:6]
-  wrong = cell[1:8, 31:36]
-  assert right[0, 0] == 0 and right[1:6, 1:4].max() == 255  # White on black.
-  assert wrong[0, 0] == 255 and wrong[1:6, 1:4].min() == 0  # Black on white.
-  np.testing.assert_array_equal(wrong[1:6, 1:4] == 0,
-                                tensorboard_extras._GLYPHS[7])
+                                            np.array([1, 7, 3]), columns=2)
+  side = 28 * tensorboard_extras.GRID_SCALE
+  height = side + tensorboard_extras.CAPTION_HEIGHT + 4
+  assert grid.shape == (2 * height, 2 * (side + 4))
+  first, second = grid[2:, 2:2 + side], grid[2:, side + 6:2 * side + 6]
+  scale = tensorboard_extras.GRID_SCALE
+  row, column = divmod(400, 28)
+  assert (second[row * scale:(row + 1) * scale,
+                 column * scale:(column + 1) * scale] == 255).all()
+  assert second[:side].sum() == 255 * scale * scale
+  captions = [cell[side:side + tensorboard_extras.CAPTION_HEIGHT]
+              for cell in (first, second)]
+  np.testing.assert_array_equal(
+      captions[0], tensorboard_extras.caption(1, 1, side))
+  np.testing.assert_array_equal(
+      captions[1], tensorboard_extras.caption(7, 2, side))
+  # Right: light text on black; wrong: dark text on white, and longer.
+  assert captions[0][0, 0] == 0 and captions[0].max() == 255
+  assert captions[1][0, 0] == 255 and captions[1].min() == 0
+  ink_of_wrong = int((captions[1] != 255).sum())
+  ink_of_right = int((captions[0] != 0).sum())
+  assert ink_of_wrong > 2 * ink_of_right > 0
+
+
+def test_a_caption_says_the_truth_only_where_the_prediction_is_wrong():
+  right = tensorboard_extras.caption(4, 4, 84)
+  wrong = tensorboard_extras.caption(4, 9, 84)
+  assert not np.array_equal(right, 255 - wrong)  # Not colour alone.
+  assert not np.array_equal(tensorboard_extras.caption(4, 9, 84),
+                            tensorboard_extras.caption(4, 8, 84))
 
 
 def get_bytes(url, **query):

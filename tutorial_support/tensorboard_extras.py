@@ -18,6 +18,8 @@ import tempfile
 
 import numpy as np
 from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
 import tensorflow as tf
 from tensorboard.plugins import projector
 
@@ -29,23 +31,40 @@ from tutorial_support import signals
 
 tf1 = tf.compat.v1
 
-# A 3 x 5 pixel font of the digits, to label the images TensorBoard shows.
-_GLYPHS = np.array([
-    [[bit == '1' for bit in row] for row in glyph.split()]
-    for glyph in ('111 101 101 101 111', '010 110 010 010 111',
-                  '111 001 111 100 111', '111 001 111 001 111',
-                  '101 101 111 001 001', '111 100 111 001 111',
-                  '111 100 111 101 111', '111 001 001 001 001',
-                  '111 101 111 101 111', '111 101 111 001 111')])
 GRID_COLUMNS = 4
 GRID_IMAGES = 16
 EVAL_SUMMARIES = 'evaluation_summaries'
 
 
-def prediction_grid(images, labels, predictions, columns=GRID_COLUMNS):
-  """Draws images in a grid, each with its predicted digit in its corner.
+# Each digit three times its size, so that a browser at TensorBoard's
+# default zoom shows it as MNIST's digits are meant to be seen, with a caption
+# below in Pillow's own typeface at a size read at a glance.
+GRID_SCALE = 3
+CAPTION_HEIGHT = 22
+CAPTION_FONT_SIZE = 16
+_CAPTION_FONT = ImageFont.load_default(size=CAPTION_FONT_SIZE)
 
-  A correct prediction is drawn white on black, a wrong one black on white.
+
+def caption(predicted, label, width):
+  """The caption of one digit: its prediction, and the truth where wrong.
+
+  A right one reads `7`, white on black; a wrong one `2 (is 7)`, black on
+  white: the words tell them apart without the colours.
+
+  Returns:
+    A uint8 array [CAPTION_HEIGHT, width].
+  """
+  right = predicted == label
+  text = '%d' % predicted if right else '%d (is %d)' % (predicted, label)
+  strip = Image.new('L', (width, CAPTION_HEIGHT), 0 if right else 255)
+  ImageDraw.Draw(strip).text((width // 2, CAPTION_HEIGHT // 2), text,
+                             fill=255 if right else 0, font=_CAPTION_FONT,
+                             anchor='mm')
+  return np.asarray(strip)
+
+
+def prediction_grid(images, labels, predictions, columns=GRID_COLUMNS):
+  """Draws images in a grid, each above a caption of its prediction.
 
   Args:
     images: float array [N, 784] of pixels in [0, 1].
@@ -54,21 +73,23 @@ def prediction_grid(images, labels, predictions, columns=GRID_COLUMNS):
     columns: Images per row of the grid.
 
   Returns:
-    A uint8 array [height, width], twice the natural size for legibility.
+    A uint8 array [height, width]: GRID_SCALE times each digit's size, a
+    caption below each (see caption()), 2 pixels of gray around each.
   """
-  cell = mnist.IMAGE_SIZE + 2
+  side = mnist.IMAGE_SIZE * GRID_SCALE
+  cell_width, cell_height = side + 4, side + CAPTION_HEIGHT + 4
   rows = -(-len(images) // columns)
-  grid = np.full((rows * cell, columns * cell), 96, np.uint8)
+  grid = np.full((rows * cell_height, columns * cell_width), 96, np.uint8)
   for index, (image, label, predicted) in enumerate(
       zip(images, labels, predictions)):
-    top = index // columns * cell + 1
-    left = index % columns * cell + 1
-    grid[top:top + mnist.IMAGE_SIZE, left:left + mnist.IMAGE_SIZE] = np.round(
-        255 * image.reshape(mnist.IMAGE_SIZE, mnist.IMAGE_SIZE))
-    ink, paper = (255, 0) if predicted == label else (0, 255)
-    grid[top:top + 7, left:left + 5] = paper
-    grid[top + 1:top + 6, left + 1:left + 4][_GLYPHS[predicted]] = ink
-  return np.kron(grid, np.ones((2, 2), np.uint8))
+    top = index // columns * cell_height + 2
+    left = index % columns * cell_width + 2
+    digit = np.round(255 * image.reshape(mnist.IMAGE_SIZE, mnist.IMAGE_SIZE))
+    grid[top:top + side, left:left + side] = np.kron(
+        digit, np.ones((GRID_SCALE, GRID_SCALE)))
+    grid[top + side:top + side + CAPTION_HEIGHT, left:left + side] = caption(
+        predicted, label, side)
+  return grid
 
 
 def add_evaluation_summaries():
