@@ -11,7 +11,9 @@ to its connected ink, scaled to fit 20 x 20 and centred by its centre of
 mass in 28 x 28. The model is loaded
 once, from the latest checkpoint in --log_dir (its hidden sizes read from
 it), or from a SavedModel version directory (--saved_model, as --export_dir
-writes them). One line per picture on stdout, in the order given; a picture
+writes them). One line per picture on stdout, in the order given (naming
+the frame read, if not the first, of an animation or a multi-page file:
+the first with ink); a picture
 that cannot be classified is one line on stderr, and the others go on.
 
 Exit status: 0 if every picture was classified, 1 if any was not, 2 for bad
@@ -72,7 +74,9 @@ def classify_all(model, arguments, top, save_dir):
     try:
       if error:
         raise digit_images.NotADigitError(error)
-      pixels = digit_images.mnist_input(path)
+      pixels, frame, count = digit_images.read_digit(path)
+      if frame:
+        name = '%s (frame %d of %d)' % (name, frame + 1, count)
       if save_dir:
         digit_images.save_gray(pixels.reshape(28, 28), os.path.join(
             save_dir, preprocessed_name(path, index)))

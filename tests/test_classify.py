@@ -293,3 +293,18 @@ def test_a_fifo_is_refused_when_opened_too(tmp_path):
   with pytest.raises(digit_images.NotADigitError) as refused:
     digit_images.mnist_input(str(pipe))
   assert str(refused.value) == 'a FIFO (named pipe), not a regular file'
+
+
+def test_a_picture_of_frames_is_read_from_its_first_with_ink(trained,
+                                                             tmp_path):
+  seven = draw_digit(7, np.random.default_rng(4), size=(120, 120),
+                     style='paper').convert('L')
+  blank = Image.new('L', seven.size, 235)
+  late, early = tmp_path / 'late.gif', tmp_path / 'early.tiff'
+  blank.save(late, save_all=True, append_images=[seven, blank])
+  seven.save(early, save_all=True, append_images=[blank])
+  status, out, err = classify_run(late, early, '--log_dir', trained / 'logs')
+  assert (status, err) == (0, '')
+  lines = [LINE.match(line) for line in out.splitlines()]
+  assert [match.group(1) for match in lines] == [
+      '%s (frame 2 of 3)' % late, str(early)]

@@ -180,3 +180,30 @@ def test_each_kind_of_picture_gives_the_digit(kind, tmp_path):
   image.save(path)
   field = digit_images.mnist_input(str(path)).reshape(28, 28)
   assert np.abs(field - mnist).mean() < 0.08
+
+
+def test_a_blank_first_frame_is_passed_over_for_the_one_with_ink(tmp_path):
+  seven = draw_digit(7, np.random.default_rng(3), size=(120, 120),
+                     style='paper').convert('L')
+  blank = Image.new('L', seven.size, 235)
+  path = tmp_path / 'seven.gif'
+  # Not one blank twice over: GIF would keep them as one frame.
+  blank.save(path, save_all=True, append_images=[
+      Image.new('L', seven.size, 230), seven, blank])
+  alone = tmp_path / 'seven.png'
+  seven.save(alone)
+  digit = digit_images.read_digit(str(path))
+  assert (digit.frame, digit.count) == (2, 4)
+  assert np.abs(digit.pixels - digit_images.mnist_input(str(alone))).max() < \
+      0.05
+  assert np.array_equal(digit_images.mnist_input(str(path)), digit.pixels)
+
+
+def test_a_picture_with_no_ink_in_any_frame_says_how_many_were_read(
+    tmp_path):
+  path = tmp_path / 'blank.tiff'
+  blank = Image.new('L', (50, 50), 235)
+  blank.save(path, save_all=True, append_images=[blank] * 14)
+  with pytest.raises(digit_images.NotADigitError, match=(
+      r'^no ink found \(a blank page\?\), in each of frames 1 to 10 of 15$')):
+    digit_images.read_digit(str(path))

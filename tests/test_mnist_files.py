@@ -432,20 +432,109 @@ def test_a_fetch_removes_only_its_own_leftovers(small_data_dir, no_sources):
     assert os.path.exists(os.path.join(small_data_dir, name))
 
 
+def hold(path, operation):
+  """Opens path and takes flock operation on it, as another run would."""
+  flags = os.O_RDONLY if os.path.isdir(path) else os.O_RDONLY | os.O_CREAT
+  fd = os.open(path, flags)
+  fcntl.flock(fd, operation)
+  return fd
+
+
+def fetch_in_thread(data_dir, **kwargs):
+  """Starts fetch_verified_files in a thread; what it raises is kept."""
+  errors = []
+
+  def fetch():
+    try:
+      mnist_files.fetch_verified_files(data_dir, **kwargs)
+    except Exception as e:  # pylint: disable=broad-except
+      errors.append(e)
+  thread = threading.Thread(target=fetch)
+  thread.errors = errors
+  thread.start()
+  return thread
+
+
 def test_a_fetch_waiting_for_another_says_for_whom(small_data_dir, no_sources,
                                                    capsys):
   remove_a_file(small_data_dir)
-  held = os.open(small_data_dir, os.O_RDONLY)
-  fcntl.flock(held, fcntl.LOCK_EX)
-  waiting = threading.Thread(target=lambda: pytest.raises(
-      mnist_files.DataUnavailableError, mnist_files.fetch_verified_files,
-      small_data_dir))
-  waiting.start()
+  held = [hold(small_data_dir, fcntl.LOCK_EX),
+          hold(os.path.join(small_data_dir, '.mnist-fetching'), fcntl.LOCK_EX)]
+  waiting = fetch_in_thread(small_data_dir)
   try:
     time.sleep(1)
   finally:
-    os.close(held)
+    for fd in held:
+      os.close(fd)
   waiting.join(30)
+  assert isinstance(waiting.errors[0], mnist_files.DataUnavailableError)
   err = capsys.readouterr().err
   assert err.splitlines()[0] == ('Waiting for the fetch of process %d into %s '
                                  'to end' % (os.getpid(), small_data_dir))
+
+
+def test_runs_checking_verified_files_do_not_wait_for_each_other(
+    small_data_dir, no_sources, capsys):
+  held = hold(small_data_dir, fcntl.LOCK_SH)  # Another run, checking.
+  try:
+    checking = fetch_in_thread(small_data_dir)
+    checking.join(10)
+    assert not checking.is_alive()
+  finally:
+    os.close(held)
+  assert checking.errors == []
+  assert capsys.readouterr().err == ''
+
+
+def test_a_run_only_checking_files_is_waited_for_unsaid(small_data_dir,
+                                                        no_sources, capsys):
+  # A run that found a file missing holds the directory alone to look again;
+  # it is not fetching, so the wait for it is not called one. Nor does the
+  # marker of a killed fetch, whose lock ended with its process, make it one.
+  marker = os.path.join(small_data_dir, '.mnist-fetching')
+  open(marker, 'w').close()
+  held = hold(small_data_dir, fcntl.LOCK_EX)
+  waiting = fetch_in_thread(small_data_dir)
+  time.sleep(0.5)
+  assert waiting.is_alive()
+  os.close(held)
+  waiting.join(30)
+  assert waiting.errors == []
+  assert capsys.readouterr().err == ''
+  assert not os.path.exists(marker)
+
+
+def test_the_wait_is_said_once_the_holder_starts_fetching(small_data_dir,
+                                                          no_sources, capsys):
+  held = hold(small_data_dir, fcntl.LOCK_EX)
+  waiting = fetch_in_thread(small_data_dir)
+  time.sleep(0.5)
+  assert capsys.readouterr().err == ''
+  marker = hold(os.path.join(small_data_dir, '.mnist-fetching'),
+                fcntl.LOCK_EX)
+  time.sleep(0.5)
+  assert capsys.readouterr().err == (
+      'Waiting for the fetch of process %d into %s to end\n'
+      % (os.getpid(), small_data_dir))
+  os.close(marker)
+  os.close(held)
+  waiting.join(30)
+  assert waiting.errors == []
+
+
+def test_a_fetch_waits_for_runs_checking_then_fetches(
+    small_data_dir, small_contents, tmp_path, serve, capsys):
+  write_files(str(tmp_path / 'mirror'), small_contents, compress=True)
+  server = serve(tmp_path / 'mirror')
+  remove_a_file(small_data_dir)
+  held = hold(small_data_dir, fcntl.LOCK_SH)
+  fetching = fetch_in_thread(small_data_dir, sources=[server.url])
+  time.sleep(0.5)
+  assert fetching.is_alive()
+  assert server.requests == []
+  os.close(held)
+  fetching.join(30)
+  assert fetching.errors == []
+  assert server.requests == ['/%s.gz' % input_data.TEST_LABELS]
+  assert sorted(os.listdir(small_data_dir)) == sorted(small_contents)
+  assert 'Waiting' not in capsys.readouterr().err

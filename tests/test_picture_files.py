@@ -250,3 +250,41 @@ def test_a_photo_is_turned_upright_as_its_exif_says(orientation, turn,
   gray = picture_files.read_gray(str(path))
   assert gray.shape == (160, 120)
   assert np.abs(gray - np.asarray(upright, np.float32) / 255).mean() < 0.02
+
+
+def frames_picture(path, frames):
+  """Saves frames (Pillow images) as one picture of that many frames."""
+  frames[0].save(path, save_all=True, append_images=frames[1:])
+
+
+@pytest.mark.parametrize('suffix', ['gif', 'tiff'])
+def test_the_frames_of_a_picture_are_read_in_turn(suffix, tmp_path):
+  path = tmp_path / ('pages.' + suffix)
+  frames_picture(path, [Image.new('L', (60, 80), 240),
+                        ink_stroke_image(size=(60, 80), box=(20, 10, 30, 70)),
+                        Image.new('L', (60, 80), 20)])
+  read = list(picture_files.read_frames(str(path)))
+  assert [(index, count) for _, index, count in read] == [(0, 3), (1, 3),
+                                                         (2, 3)]
+  assert read[0].gray.mean() > 0.9 > read[1].gray.mean() > 0.5
+  assert read[2].gray.mean() < 0.1
+  assert np.array_equal(picture_files.read_gray(str(path)), read[0].gray)
+
+
+def test_at_most_max_frames_are_read(tmp_path):
+  path = tmp_path / 'long.gif'
+  frames_picture(path, [Image.new('L', (20, 20), level)
+                        for level in range(0, 250, 10)])
+  read = list(picture_files.read_frames(str(path)))
+  assert len(read) == picture_files.MAX_FRAMES
+  assert read[-1].count == 25
+
+
+def test_frames_after_the_first_are_read_within_the_pixel_budget(
+    tmp_path, monkeypatch):
+  path = tmp_path / 'pages.tiff'
+  frames_picture(path, [Image.new('L', (100, 100), level)
+                        for level in (0, 50, 100, 150, 200)])
+  monkeypatch.setattr(picture_files, 'MAX_DECODED_PIXELS', 30000)
+  assert [frame.index for frame in picture_files.read_frames(str(path))] == [
+      0, 1, 2]

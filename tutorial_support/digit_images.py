@@ -27,6 +27,7 @@ identity. This module knows no TensorFlow: it makes arrays for any model.
 """
 
 import collections
+import contextlib
 import io
 
 import numpy as np
@@ -397,7 +398,42 @@ def mnist_input(path):
   Raises:
     NotADigitError: If the file is no readable image, or holds no ink.
   """
-  return preprocess(read_gray(path)).centred.reshape(MNIST_SIZE * MNIST_SIZE)
+  return read_digit(path).pixels
+
+
+Digit = collections.namedtuple('Digit', ['pixels', 'frame', 'count'])
+
+
+def read_digit(path):
+  """Returns MNIST's input of the first frame of path that holds ink.
+
+  A picture of several frames (an animated GIF, a multi-page TIFF, an MPO)
+  may begin with a blank one; the frames after it are tried as
+  picture_files.read_frames reads them (at most MAX_FRAMES).
+
+  Returns:
+    Digit: pixels (float32 [784] in [0, 1]), frame (the index of the frame
+    they are of, 0 for the first) and count (the picture's frames).
+
+  Raises:
+    NotADigitError: If the file is no readable image, or no frame read holds
+      ink (the first frame's reason, and how many frames were read).
+  """
+  first_error, index, count = None, 0, 1
+  try:
+    with contextlib.closing(picture_files.read_frames(path)) as frames:
+      for gray, index, count in frames:
+        try:
+          pixels = preprocess(gray).centred.reshape(MNIST_SIZE * MNIST_SIZE)
+          return Digit(pixels, index, count)
+        except NotADigitError as e:
+          first_error = first_error or e
+  except picture_files.UnreadablePictureError as e:
+    raise NotADigitError(str(e)) from None
+  if count > 1:
+    raise NotADigitError('%s, in each of frames 1 to %d of %d'
+                         % (first_error, index + 1, count))
+  raise first_error
 
 
 def save_gray(array, path):

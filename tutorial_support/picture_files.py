@@ -13,12 +13,15 @@ longer side, then turned upright as its EXIF says, transparency composited
 onto white, and made gray levels in [0, 1]: 8-bit modes by 255; 16-bit,
 32-bit and float modes by the range their values span, lowest to highest
 (not clipped at 255; a float picture's NaN and infinite pixels are
-background, and span nothing).
+background, and span nothing). read_frames() reads a picture of several
+frames (an animated GIF, a multi-page TIFF, an MPO) frame by frame, at most
+MAX_FRAMES and, past the first, within MAX_DECODED_PIXELS in all.
 
 This module knows no digits and no TensorFlow: it reads pictures.
 """
 
 import collections
+import contextlib
 import errno
 import os
 import stat
@@ -52,6 +55,9 @@ WIDE_MODES = ('I', 'F', 'I;16', 'I;16L', 'I;16B', 'I;16N')
 # A float picture needs at least this share of its pixels to be numbers (not
 # NaN or infinite) to be read: the others are taken for background.
 MIN_FINITE_SHARE = 0.5
+# The most frames of a picture read (an animation's, a scan's pages) in
+# looking for one that holds what the reader wants.
+MAX_FRAMES = 10
 
 class UnreadablePictureError(ValueError):
   """The file cannot be read, is no picture Pillow decodes, or is too large."""
@@ -64,12 +70,35 @@ def read_gray(path):
     path: A file Pillow opens (PNG, JPEG, BMP, GIF, TIFF, WebP, ...).
 
   Returns:
-    float32 [height, width], the longer side at most WORKING_SIDE.
+    float32 [height, width] of its first frame, the longer side at most
+    WORKING_SIDE.
 
   Raises:
     UnreadablePictureError: If the file cannot be opened (with the OS's
       reason), is no picture Pillow can read whole, or is too large to decode;
       the message says which, in one line.
+  """
+  with contextlib.closing(read_frames(path)) as frames:
+    return next(frames).gray
+
+
+def read_frames(path, max_frames=MAX_FRAMES):
+  """Reads the frames of a picture file as gray levels, first to last.
+
+  An animated GIF, a multi-page TIFF or an MPO holds several frames; other
+  pictures one. The frames after the first are read only while all that is
+  decoded stays within MAX_DECODED_PIXELS, and at most max_frames are.
+
+  Args:
+    path: A file Pillow opens.
+    max_frames: The most frames read.
+
+  Yields:
+    Frame: gray (as read_gray returns it), index (0 for the first) and count
+    (how many frames the picture holds).
+
+  Raises:
+    UnreadablePictureError: As read_gray, for the frame being read.
   """
   try:
     # Not blocking: a FIFO opened for reading would wait for a writer.
@@ -81,13 +110,25 @@ def read_gray(path):
     kind = _not_regular(os.fstat(f.fileno()).st_mode)
     if kind:
       raise UnreadablePictureError(kind)
-    return _decode(f)
+    with _pillow(_open_image, f) as image:
+      count = _pillow(getattr, image, 'n_frames', 1)
+      decoded = 0
+      for index in range(min(count, max_frames)):
+        if index:
+          _pillow(image.seek, index)
+          if decoded + image.size[0] * image.size[1] > MAX_DECODED_PIXELS:
+            return
+        gray, pixels = _pillow(_decode, image)
+        decoded += pixels
+        yield Frame(gray, index, count)
 
 
 # What each kind of file that is no regular file is called.
 _KINDS = ((stat.S_ISFIFO, 'a FIFO (named pipe)'),
           (stat.S_ISCHR, 'a character device'),
           (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
+
+Frame = collections.namedtuple('Frame', ['gray', 'index', 'count'])
 
 Found = collections.namedtuple('Found', ['path', 'error', 'skipped'])
 
@@ -167,19 +208,13 @@ def printable(name):
   return name if name.isprintable() else repr(name)
 
 
-def _decode(f):
+def _pillow(function, *args):
+  """Calls function(*args), Pillow's errors made UnreadablePictureError."""
   try:
     with warnings.catch_warnings():
       # Pillow only warns between its limit and twice it; refuse both.
       warnings.simplefilter('error', Image.DecompressionBombWarning)
-      with _open_image(f) as image:
-        full_size = image.size
-        _check_affordable(image, full_size, _draft(image))
-        # After the check: a PNG's EXIF may follow its pixels, so reading it
-        # decodes them.
-        orientation = image.getexif().get(0x0112, 1)
-        image.load()
-        gray = gray_of(image)
+      return function(*args)
   except UnreadablePictureError:
     raise
   except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -188,10 +223,22 @@ def _decode(f):
         'bomb?)' % MAX_PIXELS) from None
   except Image.UnidentifiedImageError:
     raise UnreadablePictureError('not an image Pillow can read') from None
-  except (OSError, SyntaxError, ValueError) as e:
+  except (OSError, EOFError, SyntaxError, ValueError) as e:
     # Pillow reports truncated or corrupt data as OSError or SyntaxError.
     raise UnreadablePictureError('damaged image (%s)' % e) from None
-  return _upright(gray, orientation)
+
+
+def _decode(image):
+  """The current frame of image as upright gray levels, and the pixels
+  decoded for it."""
+  full_size = image.size
+  _check_affordable(image, full_size, _draft(image))
+  # After the check: a PNG's EXIF may follow its pixels, so reading it
+  # decodes them.
+  orientation = image.getexif().get(0x0112, 1)
+  image.load()
+  pixels = image.size[0] * image.size[1]
+  return _upright(gray_of(image), orientation), pixels
 
 
 def gray_of(image):
