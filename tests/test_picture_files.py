@@ -288,3 +288,12 @@ def test_frames_after_the_first_are_read_within_the_pixel_budget(
   monkeypatch.setattr(picture_files, 'MAX_DECODED_PIXELS', 30000)
   assert [frame.index for frame in picture_files.read_frames(str(path))] == [
       0, 1, 2]
+
+
+def test_a_later_frame_that_cannot_be_read_ends_the_frames(tmp_path):
+  # An MPO's second frame is a JPEG decoded whole: over Pillow's limit here.
+  path = tmp_path / 'phone.mpo'
+  page = Image.new('RGB', (12000, 9000), (235, 235, 235))
+  page.save(path, format='MPO', save_all=True, append_images=[page])
+  read = list(picture_files.read_frames(str(path)))
+  assert [(frame.index, frame.count) for frame in read] == [(0, 2)]

@@ -87,7 +87,8 @@ def read_frames(path, max_frames=MAX_FRAMES):
 
   An animated GIF, a multi-page TIFF or an MPO holds several frames; other
   pictures one. The frames after the first are read only while all that is
-  decoded stays within MAX_DECODED_PIXELS, and at most max_frames are.
+  decoded stays within MAX_DECODED_PIXELS, and at most max_frames are; a
+  later frame that cannot be read (damaged, too large) ends them.
 
   Args:
     path: A file Pillow opens.
@@ -112,13 +113,17 @@ def read_frames(path, max_frames=MAX_FRAMES):
       raise UnreadablePictureError(kind)
     with _pillow(_open_image, f) as image:
       count = _pillow(getattr, image, 'n_frames', 1)
-      decoded = 0
-      for index in range(min(count, max_frames)):
-        if index:
+      gray, decoded = _pillow(_decode, image)
+      yield Frame(gray, 0, count)
+      for index in range(1, min(count, max_frames)):
+        try:
           _pillow(image.seek, index)
           if decoded + image.size[0] * image.size[1] > MAX_DECODED_PIXELS:
             return
-        gray, pixels = _pillow(_decode, image)
+          gray, pixels = _pillow(_decode, image)
+        except UnreadablePictureError:
+          # The frames before it were read; what is said of them stands.
+          return
         decoded += pixels
         yield Frame(gray, index, count)
 
