@@ -60,6 +60,25 @@ class Cluster(object):
     self.processes.append(process)
     return process
 
+  def start_ps_and_wait(self):
+    """Starts the parameter server; returns once its port accepts.
+
+    For tests whose short --cluster_timeout is about a task lost later:
+    the workers' wait must not also cover the server's TensorFlow import,
+    which takes over 3 s on a loaded machine.
+    """
+    process = self.start('ps', 0)
+    host, _, port = self.ps_hosts.rpartition(':')
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+      assert process.poll() is None, output(process)
+      try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        return process
+      except OSError:
+        time.sleep(0.2)
+    raise AssertionError('parameter server not listening:\n' + output(process))
+
   def close(self):
     for process in self.processes:
       if process.poll() is None:
@@ -404,7 +423,7 @@ def last_line_after_losing(lost, survivor):
 
 @pytest.mark.slow
 def test_lost_parameter_server_ends_workers_with_one_line(cluster):
-  server = cluster.start('ps', 0)
+  server = cluster.start_ps_and_wait()
   chief = cluster.start('worker', 0, '--max_steps', 10**6,
                         '--cluster_timeout', 3)
   wait_for_line(chief, r'^Worker 0: local step 100,')
@@ -416,7 +435,7 @@ def test_lost_parameter_server_ends_workers_with_one_line(cluster):
 @pytest.mark.slow
 def test_sync_worker_whose_chief_is_lost_stops_with_one_line(cluster):
   args = ('--max_steps', 10**6, '--sync_replicas', '--cluster_timeout', 3)
-  cluster.start('ps', 0)
+  cluster.start_ps_and_wait()
   chief = cluster.start('worker', 0, *args)
   worker = cluster.start('worker', 1, *args)
   wait_for_line(worker, r'^Worker 1: local step 100,')
