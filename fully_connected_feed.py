@@ -195,8 +195,8 @@ def train_step(sess, model, data_set, with_summary=False, run_metadata=None):
 
 
 Run = collections.namedtuple('Run', [
-    'sess', 'model', 'data_sets', 'saver', 'writer', 'log_dir',
-    'trace_every'])
+    'sess', 'model', 'data_sets', 'saver', 'writer', 'precision_writers',
+    'log_dir', 'trace_every'])
 
 
 def save_checkpoint(run, step):
@@ -263,8 +263,8 @@ def train_loop(run, first_step, max_steps, stop=None):
       print('Saved checkpoint %s' % save_checkpoint(run, step))
       precisions = evaluate_all(run.sess, run.model, run.data_sets)
       tensorboard_extras.write_evaluation_summaries(
-          run.writer, run.sess, run.model, run.data_sets.test, precisions,
-          step + 1)
+          run.writer, run.precision_writers, run.sess, run.model,
+          run.data_sets.test, precisions, step + 1)
   return precisions
 
 
@@ -320,14 +320,17 @@ def _train_in_graph(flags, data_sets, stop):
       print('Step %d reaches --max_steps %d: nothing to train (raise '
             '--max_steps to train on)' % (first_step, flags.max_steps))
       return evaluate_all(sess, model, data_sets)
+    # The precision of each split goes to a run of its own: one chart.
     with contextlib.closing(
-        tf1.summary.FileWriter(flags.log_dir, sess.graph)) as writer:
+        tf1.summary.FileWriter(flags.log_dir, sess.graph)) as writer, \
+        tensorboard_extras.precision_writers(flags.log_dir,
+                                             first_step) as precision_writers:
       # Tells TensorBoard to drop what a killed run wrote past the step
       # resumed, but to keep that step's evaluation.
       writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
                              first_step + 1)
-      run = Run(sess, model, data_sets, saver, writer, flags.log_dir,
-                flags.trace_every)
+      run = Run(sess, model, data_sets, saver, writer, precision_writers,
+                flags.log_dir, flags.trace_every)
       return train_loop(run, first_step, flags.max_steps, stop)
 
 

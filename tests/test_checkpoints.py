@@ -151,8 +151,8 @@ def test_weights_that_overflowed_are_never_saved(tmp_path):
         sess.run(variable.assign(tf.fill(variable.shape, 1e30)))
       data_sets = fully_connected_feed.input_data.read_data_sets(
           '', fake_data=True)
-      the_run = fully_connected_feed.Run(sess, model, data_sets, saver, None,
-                                         log_dir, 0)
+      the_run = fully_connected_feed.Run(sess, model, data_sets, saver,
+                                         None, None, log_dir, 0)
       with pytest.raises(errors.DivergedError) as error:
         fully_connected_feed.save_checkpoint(the_run, 4)
   assert error.value.args[0] == 4
@@ -238,8 +238,12 @@ def test_tensorboard_keeps_the_evaluation_at_the_step_resumed(tmp_path,
                '--log_dir', log_dir)[0] == 0
   accumulator = event_accumulator.EventAccumulator(log_dir)
   accumulator.Reload()
-  for tag in ('precision/train', 'precision/validation', 'precision/test'):
-    assert [event.step for event in accumulator.Scalars(tag)] == [1000, 1200]
+  for split in ('train', 'validation', 'test'):
+    split_run = event_accumulator.EventAccumulator(
+        os.path.join(log_dir, 'precision', split))
+    split_run.Reload()
+    assert [event.step for event in split_run.Scalars('precision')] == [
+        1000, 1200]
   assert [event.step for event in accumulator.Images(
       'test_predictions/image/0')] == [1000, 1200]
 

@@ -296,26 +296,40 @@ def test_eval_only_without_checkpoint_is_one_line(tmp_path, capsys):
   assert not (tmp_path / 'missing').exists()
 
 
-def event_values(log_dir):
-  """Returns {tag: [(step, kind)]} of every summary value in log_dir."""
+def event_values(log_dir, with_numbers=False):
+  """Returns {tag: [(step, kind)]} of every summary value in log_dir.
+
+  With with_numbers, (step, simple_value) of the scalars instead.
+  """
   values = {}
   for path in glob.glob(os.path.join(log_dir, 'events.out.tfevents.*')):
     for event in tf1.train.summary_iterator(path):
       for value in event.summary.value:
         values.setdefault(value.tag, []).append(
-            (event.step, value.WhichOneof('value')))
+            (event.step, value.simple_value if with_numbers
+             else value.WhichOneof('value')))
   return values
 
 
 def test_evaluations_write_precisions_histograms_and_a_prediction_grid(
     tmp_path, capsys):
   log_dir = str(tmp_path / 'logs')
-  assert run(capsys, '--fake_data', '--max_steps', 1200,
-             '--log_dir', log_dir)[0] == 0
+  status, out, _ = run(capsys, '--fake_data', '--max_steps', 1200,
+                       '--log_dir', log_dir)
+  assert status == 0
   values = event_values(log_dir)
-  for split in ('train', 'validation', 'test'):
-    assert values['precision/' + split] == [(1000, 'simple_value'),
-                                            (1200, 'simple_value')]
+  printed = [float(found) for found in re.findall(
+      r'Precision @ 1: (\S+)$', out, re.M)]
+  assert len(printed) == 6
+  # One run per split, each with one tag: one chart, a line per split.
+  assert not [tag for tag in values if tag.startswith('precision')]
+  for index, split in enumerate(('train', 'validation', 'test')):
+    split_values = event_values(os.path.join(log_dir, 'precision', split),
+                                with_numbers=True)
+    assert list(split_values) == ['precision']
+    assert [step for step, _ in split_values['precision']] == [1000, 1200]
+    np.testing.assert_allclose([value for _, value in split_values[
+        'precision']], printed[index::3], atol=5e-5)
   for layer in ('hidden1', 'hidden2', 'softmax_linear'):
     for kind in ('weights', 'biases'):
       assert values['histograms/%s/%s' % (layer, kind)] == [

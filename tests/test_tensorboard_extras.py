@@ -4,6 +4,8 @@ real TensorBoard started on the log dir of a short run and asked its API."""
 import io
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +23,7 @@ import input_data
 from conftest import SMALL_TEST
 from test_fully_connected_feed import numpy_logits, restore_variables
 from test_fully_connected_feed import run, scalar_steps
+from tutorial_support import checkpoints
 from tutorial_support import tensorboard_extras
 
 TENSORBOARD = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
@@ -79,21 +82,36 @@ def tensorboard():
     server.stdout.close()
 
 
+def scalars(url, run_name, tag):
+  query = urllib.parse.urlencode({'run': run_name, 'tag': tag})
+  return get_json(url + '/data/plugin/scalars/scalars?' + query)
+
+
+SPLIT_RUNS = ['precision/train', 'precision/validation', 'precision/test']
+
+
 def test_tensorboard_serves_the_steps_written(tmp_path, capsys, tensorboard):
   log_dir = str(tmp_path / 'logs')
-  assert run(capsys, '--fake_data', '--max_steps', 350,
-             '--log_dir', log_dir)[0] == 0
+  status, out, _ = run(capsys, '--fake_data', '--max_steps', 350,
+                       '--log_dir', log_dir)
+  assert status == 0
   written = scalar_steps(log_dir, 'loss')
   assert written == [0, 100, 200, 300]
   url, server = tensorboard(log_dir)
-  runs = wait_for(url + '/data/runs', lambda runs: len(runs) == 2, server)
-  assert sorted(runs) == ['.', 'projector']
+  runs = wait_for(url + '/data/runs', lambda runs: len(runs) == 4, server)
+  assert sorted(runs) == sorted(['.'] + SPLIT_RUNS)
   tags = wait_for(url + '/data/plugin/scalars/tags',
-                  lambda tags: 'precision/test' in tags.get('.', {}), server)
-  assert {'loss', 'precision/train', 'precision/validation',
-          'precision/test'} <= set(tags['.'])
-  query = urllib.parse.urlencode({'run': '.', 'tag': 'loss'})
-  points = get_json(url + '/data/plugin/scalars/scalars?' + query)
+                  lambda tags: len(tags) == 4, server)
+  assert set(tags['.']) == {'loss'}
+  # One tag in a run per split: the Scalars dashboard's one chart.
+  printed = [float(found) for found in re.findall(
+      r'Precision @ 1: (\S+)$', out, re.M)]
+  for index, split_run in enumerate(SPLIT_RUNS):
+    assert set(tags[split_run]) == {'precision'}
+    (_, step, value), = scalars(url, split_run, 'precision')
+    assert step == 350
+    assert abs(value - printed[index]) < 5e-5
+  points = scalars(url, '.', 'loss')
   assert [step for _, step, _ in points] == written
   assert all(value > 0 for _, _, value in points)
   graph_query = urllib.parse.urlencode({'run': '.'})
@@ -103,6 +121,8 @@ def test_tensorboard_serves_the_steps_written(tmp_path, capsys, tensorboard):
   for scope in ('hidden1/weights', 'hidden2/', 'softmax_linear/', 'xentropy',
                 'GradientDescent'):
     assert scope in graph
+  # The Projector lists the training run alone, and opens on it.
+  assert get_json(url + '/data/plugin/projector/runs') == ['.']
 
 
 def test_prediction_grid_captions_each_prediction_in_words():
@@ -164,47 +184,173 @@ def test_graphs_dashboard_gets_a_traced_step_before_each_save(
   assert 'all_end_rel_micros' in metadata and 'requested_bytes' in metadata
 
 
-def test_projector_shows_the_last_hidden_layer_of_the_final_weights(
+def first_projection(url, server, run_name=None):
+  """What TensorBoard's Projector page shows first: its first run's tensor.
+
+  The page opens the first run the plugin lists, and in it the first
+  tensor that has metadata (projector_binary.js sorts them so).
+
+  Returns:
+    The run's name, the tensor's name, its values, and the metadata rows.
+  """
+  runs = wait_for(url + '/data/plugin/projector/runs', bool, server)
+  if run_name is not None:
+    assert runs[0] == run_name, runs
+  config = get_json(url + '/data/plugin/projector/info?' +
+                    urllib.parse.urlencode({'run': runs[0]}))
+  with_metadata = [embedding for embedding in config['embeddings']
+                   if embedding.get('metadataPath')]
+  embedding = with_metadata[0]
+  name = embedding['tensorName']
+  rows, columns = embedding['tensorShape']
+  tensor = np.frombuffer(get_bytes(url + '/data/plugin/projector/tensor',
+                                   run=runs[0], name=name), np.float32)
+  metadata = get_bytes(url + '/data/plugin/projector/metadata', run=runs[0],
+                       name=name).decode().splitlines()
+  sprite = Image.open(io.BytesIO(get_bytes(
+      url + '/data/plugin/projector/sprite_image', run=runs[0], name=name)))
+  return runs[0], name, tensor.reshape(rows, columns), metadata, sprite
+
+
+def expected_projection(checkpoint, data_sets):
+  """hidden2 and the metadata rows of checkpoint, computed here."""
+  variables = restore_variables(checkpoints.tf_path(checkpoint))
+  images = data_sets.test.images
+  hidden1 = np.maximum(images @ variables['hidden1/weights']
+                       + variables['hidden1/biases'], 0)
+  hidden2 = np.maximum(hidden1 @ variables['hidden2/weights']
+                       + variables['hidden2/biases'], 0)
+  predictions = numpy_logits(variables, images).argmax(axis=1)
+  rows = ['label\tprediction\tcorrect'] + [
+      '%d\t%d\t%s' % (label, predicted, 'yes' if label == predicted else 'no')
+      for label, predicted in zip(data_sets.test.labels, predictions)]
+  return hidden2, rows
+
+
+def test_projector_opens_on_the_test_digits_of_the_final_weights(
     small_data_dir, tmp_path, capsys, tensorboard, no_sources):
   log_dir = str(tmp_path / 'logs')
   for steps in (300, 400):  # Resumed: the Projector follows.
     assert run(capsys, '--input_data_dir', small_data_dir, '--log_dir',
                log_dir, '--max_steps', steps, '--hidden2', 12)[0] == 0
-  run_dir = os.path.join(log_dir, 'projector')
-  assert not [name for name in os.listdir(run_dir)
-              if name.startswith(('activations-300', 'labels-300'))]
+  files = os.listdir(os.path.join(log_dir, 'projector'))
+  assert len([name for name in files if name.startswith('hidden2-')]) == 1
+  assert not [name for name in files if name.startswith('events.')]
   url, server = tensorboard(log_dir)
-  runs = wait_for(url + '/data/plugin/projector/runs',
-                  lambda runs: 'projector' in runs, server)
-  assert 'projector' in runs
-  config = get_json(url + '/data/plugin/projector/info?run=projector')
-  embedding, = config['embeddings']
-  name = embedding['tensorName']
-  assert embedding['tensorShape'] == [SMALL_TEST, 12]
-  tensor = np.frombuffer(get_bytes(url + '/data/plugin/projector/tensor',
-                                   run='projector', name=name), np.float32)
+  _, name, tensor, rows, sprite = first_projection(url, server, '.')
+  assert 'step 400' in name
   data_sets = input_data.read_data_sets(small_data_dir)
-  variables = restore_variables(os.path.join(log_dir, 'model.ckpt-400'))
-  images = data_sets.test.images
-  hidden1 = np.maximum(images @ variables['hidden1/weights']
-                       + variables['hidden1/biases'], 0)
-  expected = np.maximum(hidden1 @ variables['hidden2/weights']
-                        + variables['hidden2/biases'], 0)
-  np.testing.assert_allclose(tensor.reshape(SMALL_TEST, 12), expected,
-                             rtol=1e-4, atol=1e-4)
-  rows = get_bytes(url + '/data/plugin/projector/metadata', run='projector',
-                   name=name).decode().splitlines()
-  assert rows[0] == 'label\tprediction\tcorrect'
-  predictions = numpy_logits(variables, images).argmax(axis=1)
-  assert rows[1:] == ['%d\t%d\t%s' % (label, predicted, 'yes' if
-                                      label == predicted else 'no')
-                      for label, predicted in zip(data_sets.test.labels,
-                                                  predictions)]
-  sprite = Image.open(io.BytesIO(get_bytes(
-      url + '/data/plugin/projector/sprite_image', run='projector',
-      name=name)))
+  hidden2, expected_rows = expected_projection(
+      os.path.join(log_dir, 'model.ckpt-400'), data_sets)
+  assert tensor.shape == (SMALL_TEST, 12)
+  np.testing.assert_allclose(tensor, hidden2, rtol=1e-4, atol=1e-4)
+  assert rows == expected_rows
   side = int(np.ceil(np.sqrt(SMALL_TEST)))
   assert sprite.size == (28 * side, -(-SMALL_TEST // side) * 28)
   first = np.asarray(sprite)[:28, :28]
   np.testing.assert_array_equal(first, np.round(
-      255 * images[0].reshape(28, 28)).astype(np.uint8))
+      255 * data_sets.test.images[0].reshape(28, 28)).astype(np.uint8))
+
+
+def test_projector_of_a_log_dir_with_glob_characters_after_a_move(
+    small_data_dir, tmp_path, capsys, tensorboard, no_sources):
+  runs_dir = tmp_path / 'runs'
+  log_dir = str(runs_dir / 'run [1]')
+  assert run(capsys, '--input_data_dir', small_data_dir, '--log_dir',
+             log_dir, '--max_steps', 120)[0] == 0
+  moved = tmp_path / 'elsewhere' / 'run [1]'
+  moved.parent.mkdir()
+  os.rename(log_dir, moved)
+  url, server = tensorboard(str(moved.parent))
+  _, _, tensor, rows, _ = first_projection(url, server, 'run [1]')
+  hidden2, expected_rows = expected_projection(
+      str(moved / 'model.ckpt-120'), input_data.read_data_sets(small_data_dir))
+  np.testing.assert_allclose(tensor, hidden2, rtol=1e-4, atol=1e-4)
+  assert rows == expected_rows
+
+
+def projected_predictions(log_dir):
+  """The predictions column of the Projector's metadata, as on disk."""
+  config = open(os.path.join(log_dir, 'projector_config.pbtxt')).read()
+  metadata = re.search(r'metadata_path: "([^"]+)"', config).group(1)
+  with open(os.path.join(log_dir, metadata)) as f:
+    return [int(line.split('\t')[1]) for line in f.readlines()[1:]]
+
+
+def newest_predictions(log_dir, data_sets):
+  checkpoint = checkpoints.newest_that_restores(log_dir)
+  variables = restore_variables(checkpoint)
+  return list(numpy_logits(variables, data_sets.test.images).argmax(axis=1))
+
+
+def test_projector_follows_a_checkpoint_saved_anew_at_the_same_step(
+    small_data_dir, tmp_path, capsys, no_sources):
+  log_dir = str(tmp_path / 'stale')
+  common = ('--input_data_dir', small_data_dir, '--log_dir', log_dir,
+            '--seed', 3)
+  assert run(capsys, *common, '--max_steps', 100)[0] == 0
+  assert run(capsys, *common, '--max_steps', 200)[0] == 0
+  data_sets = input_data.read_data_sets(small_data_dir)
+  before = projected_predictions(log_dir)
+  assert before == newest_predictions(log_dir, data_sets)
+  data = os.path.join(log_dir, 'model.ckpt-200.data-00000-of-00001')
+  os.truncate(data, 1000)
+  # Set aside, resumed from 100, saved again as model.ckpt-200.
+  assert run(capsys, *common, '--max_steps', 200, '--learning_rate',
+             0.5)[0] == 0
+  assert os.path.exists(data + '.damaged')
+  after = projected_predictions(log_dir)
+  assert after == newest_predictions(log_dir, data_sets)
+  assert after != before
+
+
+def test_projector_follows_weights_swapped_under_the_same_name(
+    small_data_dir, tmp_path, capsys, no_sources):
+  data_sets = input_data.read_data_sets(small_data_dir)
+  log_dirs = [str(tmp_path / name) for name in ('a', 'b')]
+  for log_dir, rate in zip(log_dirs, (0.01, 0.5)):
+    assert run(capsys, '--input_data_dir', small_data_dir, '--log_dir',
+               log_dir, '--max_steps', 100, '--learning_rate', rate,
+               '--seed', 1)[0] == 0
+  a, b = log_dirs
+  before = projected_predictions(a)
+  assert before != newest_predictions(b, data_sets)
+  for name in os.listdir(b):
+    if name.startswith('model.ckpt-100.'):
+      shutil.copy(os.path.join(b, name), os.path.join(a, name))
+  # Nothing to train; the Projector is brought to the weights on disk.
+  assert run(capsys, '--input_data_dir', small_data_dir, '--log_dir', a,
+             '--max_steps', 100)[0] == 0
+  assert projected_predictions(a) == newest_predictions(b, data_sets)
+
+
+def test_projector_is_set_aside_when_no_checkpoint_restores(
+    small_data_dir, tmp_path, capsys, no_sources):
+  log_dir = str(tmp_path / 'logs')
+  common = ('--input_data_dir', small_data_dir, '--log_dir', log_dir)
+  assert run(capsys, *common, '--max_steps', 50)[0] == 0
+  config = os.path.join(log_dir, 'projector_config.pbtxt')
+  assert os.path.exists(config)
+  os.truncate(os.path.join(log_dir, 'model.ckpt-50.data-00000-of-00001'), 10)
+  tensorboard_extras.update_projector(
+      log_dir, input_data.read_data_sets(small_data_dir).test)
+  assert not os.path.exists(config)
+  assert os.path.exists(config + '.stale')
+
+
+def test_an_old_projector_run_is_replaced(small_data_dir, tmp_path, capsys,
+                                          no_sources):
+  log_dir = tmp_path / 'logs'
+  old_run = log_dir / 'projector'
+  old_run.mkdir(parents=True)
+  old_files = ['events.out.tfevents.1.host', 'activations-300.index',
+               'activations-300.data-00000-of-00001', 'checkpoint',
+               'projector_config.pbtxt', 'labels-300.tsv', 'source']
+  for name in old_files:
+    (old_run / name).write_text('old')
+  assert run(capsys, '--input_data_dir', small_data_dir, '--log_dir',
+             str(log_dir), '--max_steps', 20)[0] == 0
+  left = sorted(os.listdir(old_run))
+  assert [name for name in left if name in old_files] == ['source']
+  assert [name.split('-')[0] for name in left] == [
+      'hidden2', 'labels', 'source', 'sprite']

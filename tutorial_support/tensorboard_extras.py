@@ -110,21 +110,55 @@ def add_evaluation_summaries():
   return tf1.summary.merge_all(EVAL_SUMMARIES), grid
 
 
-def write_evaluation_summaries(writer, sess, model, test_set, precisions,
-                               step):
+# The precisions: one tag in one run per split, log_dir/precision/<split>,
+# which TensorBoard draws as one chart with a line per split (the layout of
+# TensorFlow's mnist_with_summaries.py and of Keras). Two levels down, so
+# that the Projector, which looks for a checkpoint in a run and its parent,
+# does not list them.
+PRECISION_DIR = 'precision'
+PRECISION_TAG = 'precision'
+SPLITS = ('train', 'validation', 'test')
+
+
+@contextlib.contextmanager
+def precision_writers(log_dir, first_step):
+  """Yields a FileWriter per split for its precision run; closes them.
+
+  Args:
+    log_dir: The training run's log dir.
+    first_step: The global step the run resumes from: what a killed run
+      wrote after it is dropped, as in the training run's own events.
+  """
+  writers = {}
+  try:
+    for split in SPLITS:
+      writers[split] = tf1.summary.FileWriter(
+          os.path.join(log_dir, PRECISION_DIR, split))
+      writers[split].add_session_log(
+          tf1.SessionLog(status=tf1.SessionLog.START), first_step + 1)
+    yield writers
+  finally:
+    for writer in writers.values():
+      writer.close()
+
+
+def write_evaluation_summaries(writer, split_writers, sess, model, test_set,
+                               precisions, step):
   """Writes the precisions, histograms and prediction grid at step.
 
   Args:
     writer: The FileWriter of the run.
+    split_writers: precision_writers()' writers, by split name.
     sess: The session holding the model's variables.
     model: The Model, with its eval_summary and grid_placeholder.
     test_set: The DataSet whose first batch the grid shows.
     precisions: A dict from split name to precision @ 1.
     step: The global step to write them at.
   """
-  writer.add_summary(tf1.Summary(value=[
-      tf1.Summary.Value(tag='precision/' + split, simple_value=precision)
-      for split, precision in precisions.items()]), step)
+  for split, precision in precisions.items():
+    split_writers[split].add_summary(tf1.Summary(value=[tf1.Summary.Value(
+        tag=PRECISION_TAG, simple_value=precision)]), step)
+    split_writers[split].flush()
   batch_size = model.images_placeholder.shape[0]
   # The flags keep batch_size within the smallest split: a whole batch.
   images = test_set.images[:batch_size]
@@ -139,12 +173,17 @@ def write_evaluation_summaries(writer, sess, model, test_set, precisions,
   writer.flush()
 
 
-# The Projector's run: a directory of the log dir, with an events file so
-# that TensorBoard lists it, its own checkpoint of the activations, the
-# labels and the sprite. The training checkpoints stay as they are.
-PROJECTOR_RUN = 'projector'
+# The Projector is configured in the log dir itself, so that the run a person
+# sees first in its tab, the training run, opens on the test digits. Its
+# files are in log_dir/projector/ (no events file there: not a run), named
+# by a digest of the checkpoint they show, and found by relative paths, so
+# that the log dir can be moved. The training checkpoints stay as they are.
+PROJECTOR_DIR = 'projector'
 PROJECTOR_EXAMPLES = 10000
-_ACTIVATIONS = 'hidden2_activations'
+_CONFIG = 'projector_config.pbtxt'
+_SOURCE = 'source'
+# What an older version of this module wrote there: a run of its own.
+_OLD_RUN_FILES = ('events.', 'activations-', 'checkpoint', _CONFIG)
 
 
 @contextlib.contextmanager
@@ -174,8 +213,38 @@ def _projected_examples(test_set):
   return test_set.images[:count], test_set.labels[:count]
 
 
+def checkpoint_digest(checkpoint):
+  """A SHA-256 of a checkpoint's files: the same weights, the same digest.
+
+  By content, not by name: a step saved again with other weights, or a
+  checkpoint set aside and saved anew, gets another digest.
+  """
+  digest = hashlib.sha256()
+  prefix = checkpoints.tf_path(checkpoint)
+  directory, base = os.path.split(prefix)
+  for name in sorted(os.listdir(directory or '.')):
+    if name == base + '.index' or name.startswith(base + '.data-'):
+      digest.update(name[len(base):].encode() + b'\0')
+      with open(os.path.join(directory, name), 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+          digest.update(block)
+  return digest.hexdigest()
+
+
+def projected_digest(log_dir):
+  """The digest of the checkpoint the Projector shows, or None."""
+  try:
+    with open(os.path.join(log_dir, PROJECTOR_DIR, _SOURCE)) as f:
+      return f.read().split()[0]
+  except (OSError, IndexError):
+    return None
+
+
 def update_projector(log_dir, test_set, drawn_sprite=None):
   """Writes the Projector's view of log_dir's newest checkpoint, if not there.
+
+  With no checkpoint that restores, the Projector's configuration is set
+  aside: it would show weights that a run would not resume from.
 
   Args:
     log_dir: The training run's log dir.
@@ -184,54 +253,58 @@ def update_projector(log_dir, test_set, drawn_sprite=None):
       digits (drawn ahead), or None to draw it here.
   """
   checkpoint = checkpoints.newest_that_restores(log_dir)
-  run_dir = os.path.join(log_dir, PROJECTOR_RUN)
-  if checkpoint is None or _projected_checkpoint(run_dir) == checkpoint:
+  files_dir = os.path.join(log_dir, PROJECTOR_DIR)
+  config_path = os.path.join(log_dir, _CONFIG)
+  if checkpoint is None:
+    if os.path.exists(config_path) and projected_digest(log_dir):
+      os.replace(config_path, config_path + '.stale')
+    return
+  digest = checkpoint_digest(checkpoint)
+  if digest == projected_digest(log_dir) and os.path.exists(config_path):
     return
   images, labels = _projected_examples(test_set)
   activations, predictions = _last_hidden_layer(checkpoint, images)
-  os.makedirs(run_dir, exist_ok=True)
-  if not any(name.startswith('events.') for name in os.listdir(run_dir)):
-    # An events file lists the run in TensorBoard; a writer writes one only
-    # with its first event.
-    with contextlib.closing(tf1.summary.FileWriter(run_dir)) as writer:
-      writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), 0)
-  step = checkpoints.checkpoint_step(checkpoint)
-  sprite = _write_sprite(run_dir, *(drawn_sprite() if drawn_sprite
-                                    else _draw_sprite(images)))
-  metadata = 'labels-%s.tsv' % step
-  atomic_files.write_atomically(os.path.join(run_dir, metadata), ''.join(
+  os.makedirs(files_dir, exist_ok=True)
+  sprite = _write_sprite(files_dir, *(drawn_sprite() if drawn_sprite
+                                      else _draw_sprite(images)))
+  tag = digest[:12]
+  tensor_file = 'hidden2-%s.tsv' % tag
+  atomic_files.write_atomically(os.path.join(files_dir, tensor_file),
+                                _tsv(activations))
+  metadata = 'labels-%s.tsv' % tag
+  atomic_files.write_atomically(os.path.join(files_dir, metadata), ''.join(
       ['label\tprediction\tcorrect\n'] + ['%d\t%d\t%s\n' % (
           label, predicted, 'yes' if label == predicted else 'no')
                                           for label, predicted in zip(
                                               labels, predictions)]).encode())
-  _save_activations(run_dir, activations, step)
-  atomic_files.write_atomically(os.path.join(run_dir, 'source'),
-                                (checkpoint + '\n').encode())
-  # The plugin finds the activations' checkpoint itself, from the run's
-  # own `checkpoint` index: a path here would break when the log dir moves.
+  atomic_files.write_atomically(os.path.join(files_dir, _SOURCE), (
+      '%s %s\n' % (digest, os.path.basename(checkpoint))).encode())
   config = projector.ProjectorConfig()
-  embedding = config.embeddings.add(tensor_name=_ACTIVATIONS,
-                                    metadata_path=metadata)
-  embedding.sprite.image_path = sprite
+  # The name changes with the weights: TensorBoard caches tensors by name.
+  embedding = config.embeddings.add(
+      tensor_name='hidden2 of the test digits, step %d [%s]' % (
+          checkpoints.checkpoint_step(checkpoint), tag[:8]),
+      tensor_path=os.path.join(PROJECTOR_DIR, tensor_file),
+      metadata_path=os.path.join(PROJECTOR_DIR, metadata))
+  embedding.tensor_shape.extend(activations.shape)
+  embedding.sprite.image_path = os.path.join(PROJECTOR_DIR, sprite)
   embedding.sprite.single_image_dim.extend([mnist.IMAGE_SIZE] * 2)
   # Written last, by the projector's own API into a new directory, then
   # renamed into place: it names files that are all there.
-  staging = tempfile.mkdtemp(dir=run_dir, prefix='.config-')
+  staging = tempfile.mkdtemp(dir=files_dir, prefix='.config-')
   projector.visualize_embeddings(staging, config)
-  written = os.path.join(staging, 'projector_config.pbtxt')
+  written = os.path.join(staging, _CONFIG)
   os.chmod(written, atomic_files.new_file_mode())
-  os.replace(written, os.path.join(run_dir, 'projector_config.pbtxt'))
+  os.replace(written, config_path)
   os.rmdir(staging)
-  _remove_older(run_dir, step, sprite)
+  _remove_older(files_dir, (tensor_file, metadata, sprite, _SOURCE))
 
 
-def _projected_checkpoint(run_dir):
-  """The training checkpoint the Projector's run shows, or None."""
-  try:
-    with open(os.path.join(run_dir, 'source')) as f:
-      return f.read().strip()
-  except OSError:
-    return None
+def _tsv(activations):
+  """The activations as TensorBoard's tensor TSV: a row per digit."""
+  buffer = io.BytesIO()
+  np.savetxt(buffer, activations, fmt='%.6g', delimiter='\t')
+  return buffer.getvalue()
 
 
 def _last_hidden_layer(checkpoint, images):
@@ -248,18 +321,6 @@ def _last_hidden_layer(checkpoint, images):
   hidden2 = np.maximum(layer(np.maximum(layer(images, 'hidden1'), 0),
                              'hidden2'), 0)
   return hidden2, layer(hidden2, 'softmax_linear').argmax(axis=1)
-
-
-def _save_activations(run_dir, activations, step):
-  """Saves the activations as a checkpoint of the Projector's run."""
-  with tf.Graph().as_default():
-    initial = tf1.placeholder(tf.float32, activations.shape)
-    variable = tf1.Variable(initial, name=_ACTIVATIONS)
-    with tf1.Session() as sess:
-      sess.run(variable.initializer, {initial: activations})
-      tf1.train.Saver([variable], save_relative_paths=True).save(
-          sess, checkpoints.tf_path(os.path.join(run_dir, 'activations')),
-          global_step=int(step), write_meta_graph=False)
 
 
 def _draw_sprite(images):
@@ -292,11 +353,9 @@ def _write_sprite(run_dir, name, png):
   return name
 
 
-def _remove_older(run_dir, step, sprite):
-  """Removes the files of the Projector's earlier steps (its own only)."""
-  for name in os.listdir(run_dir):
-    if ((name.startswith(('activations-', 'labels-'))
-         and not name.startswith(('activations-%s.' % step,
-                                  'labels-%s.' % step)))
-        or (name.startswith('sprite-') and name != sprite)):
-      os.remove(os.path.join(run_dir, name))
+def _remove_older(files_dir, kept):
+  """Removes the Projector's files but those kept (its own files only)."""
+  for name in os.listdir(files_dir):
+    if name not in kept and (name.startswith(('hidden2-', 'labels-', 'sprite-'))
+                             or name.startswith(_OLD_RUN_FILES)):
+      os.remove(os.path.join(files_dir, name))
