@@ -329,6 +329,7 @@ def _train_in_graph(flags, data_sets, stop):
       # resumed, but to keep that step's evaluation.
       writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
                              first_step + 1)
+      tensorboard_extras.write_hparams(writer, flags, first_step)
       run = Run(sess, model, data_sets, saver, writer, precision_writers,
                 flags.log_dir, flags.trace_every)
       return train_loop(run, first_step, flags.max_steps, stop)

@@ -17,6 +17,7 @@ are in NOT_RUN, with the reason; a command missing from both lists fails.
 import ast
 import collections
 import glob
+import json
 import os
 import re
 import shutil
@@ -62,7 +63,9 @@ NOT_RUN = {
 
 # How each command runs: `fast` is what the default suite appends (None: the
 # slow suite only), `slow` what the slow suite appends to shorten a long
-# command, `status` the exit status the text promises.
+# command, `status` the exit status the text promises, `server` what a
+# server must answer (True: the log dir's own run; 'hparams': the sweep's
+# three runs, each with its settings and metrics, in the HParams plugin).
 Run = collections.namedtuple('Run', 'fast slow status server')
 Run.__new__.__defaults__ = ('', '', 0, False)
 FAKE = ' --fake_data'
@@ -88,8 +91,14 @@ RUNS = {
         fast=None, slow=' --repeats 1'),
     'python benchmarks/bench.py --json bench.json': Run(
         fast=None, slow=' --repeats 1 --runs 1 --steps 100'),
+    # The sweep: shortened in the slow suite, where HParams is checked.
+    'python fully_connected_feed.py --learning_rate 0.01 --max_steps 10000 '
+    '--log_dir logs/sweep/lr0.01': Run(fast=None, slow=' --max_steps 1000'),
+    'python fully_connected_feed.py --learning_rate 0.1 --max_steps 10000 '
+    '--log_dir logs/sweep/lr0.1': Run(fast=None, slow=' --max_steps 1000'),
     'python fully_connected_feed.py --learning_rate 0.5 --max_steps 10000 '
-    '--log_dir logs/lr0.5': Run(fast=None),
+    '--log_dir logs/sweep/lr0.5': Run(fast=None, slow=' --max_steps 1000'),
+    'tensorboard --logdir logs/sweep': Run(server='hparams'),
     'python fully_connected_feed.py --seed 1 --learning_rate 1000 --log_dir '
     'logs/lr1000': Run(fast=None, status=1),
     'python fully_connected_feed.py --seed 1 --learning_rate 100 '
@@ -286,7 +295,29 @@ def environment(tmp_path, fake):
   return env
 
 
-def serve_and_stop(command, repository, env):
+def answers(port, server):
+  """Whether the TensorBoard on port shows what RUNS says it must."""
+  base = 'http://127.0.0.1:%d/data/' % port
+  if server is True:
+    with urllib.request.urlopen(base + 'runs', timeout=10) as response:
+      return b'"."' in response.read()
+  request = urllib.request.Request(
+      base + 'plugin/hparams/session_groups', method='POST',
+      headers={'Content-Type': 'application/json'},
+      data=json.dumps({'experimentName': '', 'startIndex': 0,
+                       'sliceSize': 100, 'colParams': [],
+                       'allowedStatuses': ['STATUS_UNKNOWN']}).encode())
+  with urllib.request.urlopen(request, timeout=10) as response:
+    groups = json.loads(response.read()).get('sessionGroups', [])
+  rates = sorted(group['hparams']['learning_rate'] for group in groups)
+  metrics = [sorted(metric['name'].get('group', '') for metric in
+                    group['metricValues']) for group in groups]
+  return rates == [0.01, 0.1, 0.5] and all(
+      names == ['', 'precision/test', 'precision/train',
+                'precision/validation'] for names in metrics)
+
+
+def serve_and_stop(command, repository, env, server_check):
   """Starts a server command, checks that it answers, and stops it."""
   port = free_port()
   server = subprocess.Popen(
@@ -298,10 +329,8 @@ def serve_and_stop(command, repository, env):
     while True:
       assert server.poll() is None, server.stdout.read().decode()
       try:
-        with urllib.request.urlopen('http://127.0.0.1:%d/data/runs' % port,
-                                    timeout=10) as response:
-          if b'"."' in response.read():
-            return
+        if answers(port, server_check):
+          return
       except (urllib.error.URLError, ConnectionError):
         pass
       assert time.monotonic() < deadline, 'no answer on port %d' % port
@@ -315,7 +344,7 @@ def serve_and_stop(command, repository, env):
 def run_command(command, repository, env, fake):
   how = RUNS[command]
   if how.server:
-    serve_and_stop(command, repository, env)
+    serve_and_stop(command, repository, env, how.server)
     return None
   extra = how.fast if fake else how.slow
   result = subprocess.run(['bash', '-c', command + extra], cwd=repository,

@@ -354,3 +354,53 @@ def test_an_old_projector_run_is_replaced(small_data_dir, tmp_path, capsys,
   assert [name for name in left if name in old_files] == ['source']
   assert [name.split('-')[0] for name in left] == [
       'hidden2', 'labels', 'source', 'sprite']
+
+
+def session_groups(url, server):
+  """The HParams plugin's session groups, once it lists two."""
+  body = json.dumps({'experimentName': '', 'startIndex': 0, 'sliceSize': 100,
+                     'colParams': [],
+                     'allowedStatuses': ['STATUS_UNKNOWN']}).encode()
+  deadline = time.monotonic() + 120
+  while time.monotonic() < deadline:
+    assert server.poll() is None
+    request = urllib.request.Request(
+        url + '/data/plugin/hparams/session_groups', data=body,
+        method='POST', headers={'Content-Type': 'application/json'})
+    try:
+      with urllib.request.urlopen(request, timeout=10) as response:
+        groups = json.loads(response.read()).get('sessionGroups', [])
+      if len(groups) == 2 and all(len(group['metricValues']) == 4
+                                  for group in groups):
+        return groups
+    except (urllib.error.URLError, ConnectionError):
+      pass
+    time.sleep(0.5)
+  pytest.fail('the HParams plugin never listed the two runs')
+
+
+def test_hparams_compares_runs_by_their_flags_and_final_figures(
+    tmp_path, capsys, tensorboard):
+  printed = {}
+  for name, flags in (('a', ('--learning_rate', 0.05, '--seed', 4)),
+                      ('b', ('--learning_rate', 0.2, '--hidden2', 16))):
+    status, out, _ = run(capsys, '--fake_data', '--max_steps', 30,
+                         '--log_dir', str(tmp_path / 'sweep' / name), *flags)
+    assert status == 0
+    printed[name] = [float(found) for found in re.findall(
+        r'Precision @ 1: (\S+)$', out, re.M)]
+  url, server = tensorboard(str(tmp_path / 'sweep'))
+  groups = session_groups(url, server)
+  by_run = {group['sessions'][0]['name']: group for group in groups}
+  assert sorted(by_run) == ['a', 'b']
+  assert by_run['a']['hparams'] == {
+      'learning_rate': 0.05, 'batch_size': 100.0, 'hidden1': 128.0,
+      'hidden2': 32.0, 'max_steps': 30.0, 'seed': 4.0, 'fake_data': True}
+  assert by_run['b']['hparams']['hidden2'] == 16.0
+  assert 'seed' not in by_run['b']['hparams']  # None is no setting.
+  for name, group in by_run.items():
+    values = {metric['name'].get('group', ''): metric['value']
+              for metric in group['metricValues']}
+    for index, split in enumerate(('train', 'validation', 'test')):
+      assert abs(values['precision/' + split] - printed[name][index]) < 5e-5
+    assert values[''] > 0  # The last loss.

@@ -16,8 +16,8 @@ here, and the programs call it in a line or two:
   startup             the quiet, fast TensorFlow import
   speed               session settings and evaluation threads
   checkpoints         restore or initialise, the fit check, save with clean-up
-  tensorboard_extras  precision scalars, histograms, the prediction grid,
-                      the Projector's run
+  tensorboard_extras  a precision run per split, histograms, the prediction
+                      grid, HParams, the Projector
   export              SavedModel export
   cluster_setup       a cluster task's setup: cluster spec, waits, watchdog
   local_cluster       fully_connected_replica.py's --local_workers launcher

@@ -1,8 +1,10 @@
 """TensorBoard extras beyond the tutorial's loss curve.
 
-At each evaluation: the precision of each split as scalars, a histogram of
-every variable, and an image of test predictions, each digit labelled with
-what the model predicted (white on black if right, black on white if wrong).
+At each evaluation: the precision of each split as a scalar in a run of its
+own (one chart, a line per split), a histogram of every variable, and an
+image of test predictions, each digit captioned with what the model
+predicted. At the start of a training run: its settings, for the HParams
+dashboard.
 
 At the end of a training run: the Projector's view of the newest checkpoint
 (projector_follows), the last hidden layer's activations for the first
@@ -22,6 +24,7 @@ from PIL import ImageDraw
 from PIL import ImageFont
 import tensorflow as tf
 from tensorboard.plugins import projector
+from tensorboard.plugins.hparams import summary_v2 as hparams_summary
 
 import mnist
 from tutorial_support import atomic_files
@@ -140,6 +143,31 @@ def precision_writers(log_dir, first_step):
   finally:
     for writer in writers.values():
       writer.close()
+
+
+# What changes what a run learns, for TensorBoard's HParams dashboard.
+HPARAM_FLAGS = ('learning_rate', 'batch_size', 'hidden1', 'hidden2',
+                'max_steps', 'seed', 'fake_data')
+
+
+def write_hparams(writer, flags, first_step):
+  """Records the run's settings for TensorBoard's HParams dashboard.
+
+  The dashboard compares the runs under one parent directory by these and
+  by their metrics, which it finds by itself: the last `loss` of the run
+  and the last `precision` of each split's run. Each run writes them, but
+  TensorBoard keeps the first it reads in a log dir (summary metadata is
+  read once per tag): a resumed run shows the settings it began with.
+
+  Args:
+    writer: The FileWriter of the training run.
+    flags: The parsed command line.
+    first_step: The global step the run starts from.
+  """
+  values = {name: getattr(flags, name) for name in HPARAM_FLAGS
+            if getattr(flags, name) is not None}  # No seed: no value.
+  writer.add_summary(hparams_summary.hparams_pb(values).SerializeToString(),
+                     first_step)
 
 
 def write_evaluation_summaries(writer, split_writers, sess, model, test_set,
