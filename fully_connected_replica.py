@@ -133,9 +133,9 @@ def build_replica_model(flags, cluster, task_index):
   return model, optimizer
 
 
-# What the chief's hook works with; the session is given to the hook.
+# What the chief's hook works with; the session is given to its methods.
 ChiefRun = collections.namedtuple('ChiefRun', [
-    'sess', 'model', 'data_sets', 'saver', 'log_dir', 'trace_every'])
+    'model', 'data_sets', 'saver', 'log_dir', 'trace_every'])
 
 
 class ChiefHook(tf1.train.SessionRunHook):
@@ -151,8 +151,7 @@ class ChiefHook(tf1.train.SessionRunHook):
 
   def __init__(self, run, every, last_step, stop):
     """Args:
-      run: A ChiefRun of the chief's model (session None: the hook is
-        given the session).
+      run: A ChiefRun of the chief's model.
       every: Global steps between two saves.
       last_step: --max_steps.
       stop: The worker's StopRequest.
@@ -202,7 +201,7 @@ class ChiefHook(tf1.train.SessionRunHook):
         step != self._last_evaluated and self._stop.poll() is None))
 
   def _save_and_evaluate(self, session, evaluate):
-    run = self._run._replace(sess=session)
+    run = self._run
     step = int(session.run(run.model.global_step))
     block = io.StringIO()
     with contextlib.redirect_stdout(block):
@@ -215,13 +214,13 @@ class ChiefHook(tf1.train.SessionRunHook):
         step = self._last_saved = checkpoints.checkpoint_step(path)
       if evaluate:
         print('Global step %d:' % step)
-        self._evaluate(run)
+        self._evaluate(session, run)
         self._last_evaluated = step
     # One write, so that the other workers' lines do not land inside it.
     sys.stdout.write(block.getvalue())
     sys.stdout.flush()
 
-  def _evaluate(self, run):
+  def _evaluate(self, session, run):
     """Evaluates the three splits, once more if an RPC of it failed.
 
     MonitoredSession recovers from these errors in training steps; a hook's
@@ -230,12 +229,12 @@ class ChiefHook(tf1.train.SessionRunHook):
     lost fails it again.
     """
     try:
-      feed.evaluate_all(run.sess, run.model, run.data_sets)
+      feed.evaluate_all(session, run.model, run.data_sets)
     except (tf.errors.UnavailableError, tf.errors.AbortedError) as e:
       print('Evaluation failed (%s: %s); evaluating again'
             % (type(e).__name__, errors.op_error_line(e)))
       time.sleep(EVAL_RETRY_SECS)
-      feed.evaluate_all(run.sess, run.model, run.data_sets)
+      feed.evaluate_all(session, run.model, run.data_sets)
 
 
 # --------------------------------------------------------------- tasks ----
@@ -416,8 +415,7 @@ def _monitored_session(flags, server, task_index, checkpoint, model,
   saver = tf1.train.Saver(sharded=True, save_relative_paths=True)
   checkpoints.keep_those_on_disk(saver, flags.log_dir)
   scaffold = tf1.train.Scaffold(saver=saver)
-  run = ChiefRun(None, model, data_sets, saver, flags.log_dir,
-                 flags.trace_every)
+  run = ChiefRun(model, data_sets, saver, flags.log_dir, flags.trace_every)
   # A run with nothing to train writes nothing: no events file either.
   if not (checkpoint and
           checkpoints.checkpoint_step(checkpoint) >= flags.max_steps):
@@ -498,13 +496,13 @@ def run_task(flags, environ):
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else list(argv)
   flags = parse_flags(argv)
+  if flags.local_workers:
+    # The launcher takes its signals itself (local_cluster.launch).
+    return local_cluster.launch(os.path.abspath(__file__), argv, PROG, flags)
   startup.begin(tf)
   try:
     with signals.sigterm_interrupts():
       local_cluster.end_with_launcher(os.environ)
-      if flags.local_workers:
-        return local_cluster.launch(os.path.abspath(__file__), argv, PROG,
-                                    flags)
       return run_task(flags, os.environ)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: stopped where it was.

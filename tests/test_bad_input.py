@@ -270,9 +270,14 @@ def test_full_disk_during_checkpoint_leaves_no_partial_checkpoint(tmp_path):
       % (log_dir / 'model.ckpt-1000'))
   assert result.stderr.strip().endswith('File too large')
   assert len(result.stderr.strip().splitlines()) == 1
-  # The events file is a log, and .lock the run's hold on the directory.
+  # The events files are logs (the splits' in precision/), and .lock the
+  # run's hold on the directory.
   assert [f for f in os.listdir(log_dir)
-          if not f.startswith('events.out.tfevents') and f != '.lock'] == []
+          if not f.startswith('events.out.tfevents')
+          and f not in ('.lock', 'precision')] == []
+  for split in os.listdir(log_dir / 'precision'):
+    assert all(f.startswith('events.out.tfevents')
+               for f in os.listdir(log_dir / 'precision' / split))
 
 
 def test_unwritable_export_dir_leaves_nothing(tmp_path, capsys):
