@@ -218,11 +218,11 @@ def evaluate_with_failures(failures, monkeypatch):
   data_sets = input_data.read_data_sets('', fake_data=True)
   with tf.Graph().as_default():
     model = replica.feed.build_model(100, 8, 4, 0.1)
-    run = replica.ChiefRun(None, model, data_sets, None, None, 0)
+    run = replica.ChiefRun(model, data_sets, None, None, 0)
     hook = replica.ChiefHook(run, 1000, 2000, signals.StopRequest())
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
-      hook._evaluate(run._replace(sess=FailingSession(sess, failures)))  # pylint: disable=protected-access
+      hook._evaluate(FailingSession(sess, failures), run)  # pylint: disable=protected-access
 
 
 def test_chief_evaluates_again_once_after_an_rpc_error(monkeypatch, capsys):
@@ -605,7 +605,7 @@ def test_the_chief_never_saves_weights_whose_loss_is_not_finite(tmp_path):
   with tf.Graph().as_default():
     model = replica.feed.build_model(100, 8, 4, 0.1)
     saver = tf1.train.Saver()
-    run = replica.ChiefRun(None, model, data_sets, saver, str(tmp_path), 0)
+    run = replica.ChiefRun(model, data_sets, saver, str(tmp_path), 0)
     hook = replica.ChiefHook(run, 1000, 2000, signals.StopRequest())
     weights = [v for v in tf1.global_variables() if v.op.name ==
                'hidden1/weights'][0]
