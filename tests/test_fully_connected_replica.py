@@ -5,6 +5,7 @@ with --fake_data, and stops every one of them at the end, whatever happens.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -142,6 +143,41 @@ def run_launcher(tmp_path, *args, log_dir=None, cwd=None):
     kill_group(launcher)
   return subprocess.CompletedProcess(launcher.args, launcher.returncode,
                                      stdout, stderr)
+
+
+@pytest.fixture(scope='session')
+def cluster_at_1100(tmp_path_factory):
+  """One launcher run to --max_steps 1100, shared by the tests that start
+  from a trained cluster's log dir, in every xdist worker.
+
+  Returns:
+    The run's CompletedProcess, and its log dir: read only (copy_of).
+  """
+  base = tmp_path_factory.getbasetemp()
+  # xdist's workers each have a base of their own under one shared parent.
+  shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
+  home = shared / 'cluster-at-1100'
+  with open(shared / 'cluster-at-1100.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    result_file = home / 'result.json'
+    if not result_file.exists():
+      shutil.rmtree(home, ignore_errors=True)
+      home.mkdir()
+      result = run_launcher(home, '--max_steps', 1100)
+      result_file.write_text(json.dumps(
+          [result.args, result.returncode, result.stdout, result.stderr]))
+  args, returncode, stdout, stderr = json.loads(result_file.read_text())
+  return (subprocess.CompletedProcess(args, returncode, stdout, stderr),
+          home / 'logs')
+
+
+def copy_of(cluster_at_1100, destination):
+  """Copies the shared log dir to destination; returns destination."""
+  result, log_dir = cluster_at_1100
+  assert result.returncode == 0, result.stderr
+  shutil.copytree(log_dir, destination,
+                  ignore=shutil.ignore_patterns('.lock'))
+  return destination
 
 
 def assert_port_free(host):
@@ -448,9 +484,8 @@ def test_sync_worker_whose_chief_is_lost_stops_with_one_line(cluster):
 
 
 def test_chief_skips_a_damaged_checkpoint_and_says_when_nothing_is_left(
-    tmp_path):
-  assert run_launcher(tmp_path, '--max_steps', 1100).returncode == 0
-  log_dir = tmp_path / 'logs'
+    tmp_path, cluster_at_1100):
+  log_dir = copy_of(cluster_at_1100, tmp_path / 'logs')
   newest = checkpoints.newest_on_disk(str(log_dir))
   step = int(newest.rsplit('-', 1)[1])
   assert step > 1000
@@ -491,37 +526,38 @@ def log_dir_files(log_dir):
 
 @pytest.mark.parametrize('log_dir', ['logs/relative', './dot', 'run [1]',
                                      '*?'])
-def test_the_same_command_again_resumes_and_trains_nothing(tmp_path, log_dir):
-  assert run_launcher(tmp_path, '--max_steps', 200, log_dir=log_dir,
-                      cwd=tmp_path).returncode == 0
+def test_the_same_command_again_resumes_and_trains_nothing(
+    tmp_path, log_dir, cluster_at_1100):
+  # The log dir of a run to 1100, named as the parameter says.
+  copy_of(cluster_at_1100, tmp_path / log_dir)
   first = log_dir_files(tmp_path / log_dir)
   events = len(list((tmp_path / log_dir).glob('events.*')))
-  again = run_launcher(tmp_path, '--max_steps', 200, log_dir=log_dir,
+  again = run_launcher(tmp_path, '--max_steps', 1100, log_dir=log_dir,
                        cwd=tmp_path)
   assert again.returncode == 0, again.stderr
-  assert re.search(r'Chief: global step \d+ reaches --max_steps 200: nothing '
-                   r'to train', again.stdout), again.stdout
+  assert re.search(r'Chief: global step \d+ reaches --max_steps 1100: '
+                   r'nothing to train', again.stdout), again.stdout
   assert local_steps(again.stdout, 0) == local_steps(again.stdout, 1) == 0
   # No step, so no checkpoint, the index untouched, and no events file.
   assert log_dir_files(tmp_path / log_dir) == first
   assert len(list((tmp_path / log_dir).glob('events.*'))) == events
   assert again.stdout.count('Test Data Eval:') == 1
   # Trains on from the saved step when --max_steps is raised.
-  on = run_launcher(tmp_path, '--max_steps', 300, log_dir=log_dir,
+  on = run_launcher(tmp_path, '--max_steps', 1200, log_dir=log_dir,
                     cwd=tmp_path)
   assert on.returncode == 0, on.stderr
-  assert 'Chief: restoring %s/model.ckpt-2' % log_dir in on.stdout
+  assert 'Chief: restoring %s/model.ckpt-11' % log_dir in on.stdout
   assert 0 < local_steps(on.stdout, 0) + local_steps(on.stdout, 1) <= 110
 
 
-def test_a_stop_with_nothing_to_train_claims_no_save(tmp_path):
-  log_dir = tmp_path / 'logs'
-  assert run_launcher(tmp_path, '--max_steps', 100).returncode == 0
+def test_a_stop_with_nothing_to_train_claims_no_save(tmp_path,
+                                                     cluster_at_1100):
+  log_dir = copy_of(cluster_at_1100, tmp_path / 'logs')
   before = log_dir_files(log_dir)
   newest = checkpoints.newest_on_disk(str(log_dir))
   launcher = subprocess.Popen(
       [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
-       '--max_steps', '100', '--log_dir', str(log_dir)],
+       '--max_steps', '1100', '--log_dir', str(log_dir)],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV,
       start_new_session=True)
   try:
@@ -542,9 +578,10 @@ def test_a_stop_with_nothing_to_train_claims_no_save(tmp_path):
   assert len(list(log_dir.glob('events.*'))) == 1
 
 
-def test_a_checkpoint_of_other_sizes_is_refused_before_a_restore(tmp_path):
-  assert run_launcher(tmp_path, '--max_steps', 20).returncode == 0
-  result = run_launcher(tmp_path, '--max_steps', 40, '--hidden1', 64)
+def test_a_checkpoint_of_other_sizes_is_refused_before_a_restore(
+    tmp_path, cluster_at_1100):
+  copy_of(cluster_at_1100, tmp_path / 'logs')
+  result = run_launcher(tmp_path, '--max_steps', 1200, '--hidden1', 64)
   assert result.returncode == 2
   assert 'Chief: restoring' not in result.stdout
   assert 'Worker 0' not in result.stdout  # No worker trained.
@@ -552,22 +589,22 @@ def test_a_checkpoint_of_other_sizes_is_refused_before_a_restore(tmp_path):
           'hidden1/weights is [784, 128] there but [784, 64] with these '
           'flags' % (tmp_path / 'logs')) in result.stderr
   assert checkpoints.checkpoint_step(
-      checkpoints.newest_on_disk(str(tmp_path / 'logs'))) >= 20
+      checkpoints.newest_on_disk(str(tmp_path / 'logs'))) >= 1100
 
 
-def test_a_wrong_index_is_repaired_from_the_files_on_disk(tmp_path):
-  assert run_launcher(tmp_path, '--max_steps', 100, log_dir='logs',
-                      cwd=tmp_path).returncode == 0
+def test_a_wrong_index_is_repaired_from_the_files_on_disk(tmp_path,
+                                                          cluster_at_1100):
+  copy_of(cluster_at_1100, tmp_path / 'logs')
   index = tmp_path / 'logs' / 'checkpoint'
   newest = os.path.basename(checkpoints.newest_on_disk(str(tmp_path / 'logs')))
   # What an earlier version left after a failed run.
   index.write_text('model_checkpoint_path: "../../%s"\\n' % newest)
-  result = run_launcher(tmp_path, '--max_steps', 200, log_dir='logs',
+  result = run_launcher(tmp_path, '--max_steps', 1200, log_dir='logs',
                         cwd=tmp_path)
   assert result.returncode == 0, result.stderr
   latest = tf1.train.latest_checkpoint(str(tmp_path / 'logs'))
   assert latest == checkpoints.newest_on_disk(str(tmp_path / 'logs'))
-  assert checkpoint_step(tmp_path / 'logs') >= 200
+  assert checkpoint_step(tmp_path / 'logs') >= 1200
 
 
 def test_sync_nothing_to_train_evaluates_the_checkpoint_itself(tmp_path):
@@ -585,8 +622,8 @@ def test_sync_nothing_to_train_evaluates_the_checkpoint_itself(tmp_path):
   assert counts == re.findall(r'Num correct: (\d+)', evaluation.stdout)[:3]
 
 
-def test_a_clean_run_reads_as_a_success(tmp_path):
-  result = run_launcher(tmp_path, '--max_steps', 1100)
+def test_a_clean_run_reads_as_a_success(cluster_at_1100):
+  result, _ = cluster_at_1100
   assert result.returncode == 0, result.stderr
   assert 'SIG' not in result.stdout + result.stderr
   assert 'Parameter server 0: done' in result.stdout
