@@ -17,6 +17,8 @@ import urllib.request
 
 import numpy as np
 from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
 import pytest
 
 import input_data
@@ -153,12 +155,29 @@ def test_prediction_grid_captions_each_prediction_in_words():
   assert ink_of_wrong > 2 * ink_of_right > 0
 
 
-def test_a_caption_says_the_truth_only_where_the_prediction_is_wrong():
-  right = tensorboard_extras.caption(4, 4, 84)
-  wrong = tensorboard_extras.caption(4, 9, 84)
-  assert not np.array_equal(right, 255 - wrong)  # Not colour alone.
-  assert not np.array_equal(tensorboard_extras.caption(4, 9, 84),
-                            tensorboard_extras.caption(4, 8, 84))
+def words_drawn(text, width, ink, paper):
+  """text as Pillow draws it in its own typeface at the caption's size,
+  centred on a strip of the caption's shape: what a reader must see."""
+  strip = Image.new('L', (width, tensorboard_extras.CAPTION_HEIGHT), paper)
+  ImageDraw.Draw(strip).text(
+      (width // 2, tensorboard_extras.CAPTION_HEIGHT // 2), text, fill=ink,
+      font=ImageFont.load_default(size=tensorboard_extras.CAPTION_FONT_SIZE),
+      anchor='mm')
+  return np.asarray(strip)
+
+
+@pytest.mark.parametrize('predicted, label, words', [
+    (4, 4, '4'), (4, 9, '4 (is 9)'), (0, 8, '0 (is 8)'), (7, 7, '7')])
+def test_a_caption_says_the_truth_only_where_the_prediction_is_wrong(
+    predicted, label, words):
+  right = predicted == label
+  drawn = tensorboard_extras.caption(predicted, label, 84)
+  np.testing.assert_array_equal(drawn, words_drawn(
+      words, 84, 255 if right else 0, 0 if right else 255))
+  # Not the colours alone: the inverse of the right caption says less.
+  if not right:
+    assert not np.array_equal(
+        255 - drawn, tensorboard_extras.caption(predicted, predicted, 84))
 
 
 def get_bytes(url, **query):
