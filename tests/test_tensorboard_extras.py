@@ -423,3 +423,26 @@ def test_hparams_compares_runs_by_their_flags_and_final_figures(
     for index, split in enumerate(('train', 'validation', 'test')):
       assert abs(values['precision/' + split] - printed[name][index]) < 5e-5
     assert values[''] > 0  # The last loss.
+
+
+def test_a_projector_update_stopped_midway_is_made_again(
+    small_data_dir, tmp_path, capsys, monkeypatch, no_sources):
+  log_dir = str(tmp_path / 'logs')
+  common = ('--input_data_dir', small_data_dir, '--log_dir', log_dir)
+  assert run(capsys, *common, '--max_steps', 30)[0] == 0
+  shown = tensorboard_extras.projected_digest(log_dir)
+  test_set = input_data.read_data_sets(small_data_dir).test
+
+  def fails(*args):
+    raise OSError(28, 'No space left on device')
+  with monkeypatch.context() as patch:
+    patch.setattr(tensorboard_extras, '_write_config', fails)
+    assert run(capsys, *common, '--max_steps', 60)[0] == 1
+  # The configuration still names what it shows; the next update mends it.
+  assert tensorboard_extras.projected_digest(log_dir) == shown
+  tensorboard_extras.update_projector(log_dir, test_set)
+  newest = checkpoints.newest_that_restores(log_dir)
+  assert tensorboard_extras.projected_digest(log_dir) == (
+      tensorboard_extras.checkpoint_digest(newest))
+  assert projected_predictions(log_dir) == newest_predictions(
+      log_dir, input_data.read_data_sets(small_data_dir))

@@ -11,6 +11,7 @@ At the end of a training run: the Projector's view of the newest checkpoint
 10,000 test digits, each point labelled and drawn as its digit.
 """
 
+import collections
 import concurrent.futures
 import contextlib
 import hashlib
@@ -293,39 +294,60 @@ def update_projector(log_dir, test_set, drawn_sprite=None):
   images, labels = _projected_examples(test_set)
   activations, predictions = _last_hidden_layer(checkpoint, images)
   os.makedirs(files_dir, exist_ok=True)
-  sprite = _write_sprite(files_dir, *(drawn_sprite() if drawn_sprite
-                                      else _draw_sprite(images)))
   tag = digest[:12]
-  tensor_file = 'hidden2-%s.tsv' % tag
-  atomic_files.write_atomically(os.path.join(files_dir, tensor_file),
+  files = _Projection(
+      'hidden2-%s.tsv' % tag, 'labels-%s.tsv' % tag,
+      _write_sprite(files_dir, *(drawn_sprite() if drawn_sprite
+                                 else _draw_sprite(images))))
+  atomic_files.write_atomically(os.path.join(files_dir, files.tensor),
                                 _tsv(activations))
-  metadata = 'labels-%s.tsv' % tag
-  atomic_files.write_atomically(os.path.join(files_dir, metadata), ''.join(
-      ['label\tprediction\tcorrect\n'] + ['%d\t%d\t%s\n' % (
-          label, predicted, 'yes' if label == predicted else 'no')
-                                          for label, predicted in zip(
-                                              labels, predictions)]).encode())
+  atomic_files.write_atomically(os.path.join(files_dir, files.metadata),
+                                _metadata(labels, predictions))
+  # The name changes with the weights: TensorBoard caches tensors by name.
+  _write_config(log_dir, files, activations.shape,
+                'hidden2 of the test digits, step %d [%s]' % (
+                    checkpoints.checkpoint_step(checkpoint), tag[:8]))
+  # Last: what the configuration shows, once it does. Stopped before this,
+  # the next update writes it all again.
   atomic_files.write_atomically(os.path.join(files_dir, _SOURCE), (
       '%s %s\n' % (digest, os.path.basename(checkpoint))).encode())
+  _remove_older(files_dir, files + (_SOURCE,))
+
+
+# The file names of one projection, in log_dir/projector/.
+_Projection = collections.namedtuple('_Projection',
+                                     ['tensor', 'metadata', 'sprite'])
+
+
+def _metadata(labels, predictions):
+  """The points' labels as TSV: the digit, the prediction, right or not."""
+  return ''.join(['label\tprediction\tcorrect\n'] + [
+      '%d\t%d\t%s\n' % (label, predicted,
+                        'yes' if label == predicted else 'no')
+      for label, predicted in zip(labels, predictions)]).encode()
+
+
+def _write_config(log_dir, files, shape, tensor_name):
+  """Writes log_dir's projector_config.pbtxt, naming files by relative paths.
+
+  Written by the projector's own API into a new directory, then renamed into
+  place, after the files it names.
+  """
   config = projector.ProjectorConfig()
-  # The name changes with the weights: TensorBoard caches tensors by name.
   embedding = config.embeddings.add(
-      tensor_name='hidden2 of the test digits, step %d [%s]' % (
-          checkpoints.checkpoint_step(checkpoint), tag[:8]),
-      tensor_path=os.path.join(PROJECTOR_DIR, tensor_file),
-      metadata_path=os.path.join(PROJECTOR_DIR, metadata))
-  embedding.tensor_shape.extend(activations.shape)
-  embedding.sprite.image_path = os.path.join(PROJECTOR_DIR, sprite)
+      tensor_name=tensor_name,
+      tensor_path=os.path.join(PROJECTOR_DIR, files.tensor),
+      metadata_path=os.path.join(PROJECTOR_DIR, files.metadata))
+  embedding.tensor_shape.extend(shape)
+  embedding.sprite.image_path = os.path.join(PROJECTOR_DIR, files.sprite)
   embedding.sprite.single_image_dim.extend([mnist.IMAGE_SIZE] * 2)
-  # Written last, by the projector's own API into a new directory, then
-  # renamed into place: it names files that are all there.
-  staging = tempfile.mkdtemp(dir=files_dir, prefix='.config-')
+  staging = tempfile.mkdtemp(dir=os.path.join(log_dir, PROJECTOR_DIR),
+                             prefix='.config-')
   projector.visualize_embeddings(staging, config)
   written = os.path.join(staging, _CONFIG)
   os.chmod(written, atomic_files.new_file_mode())
-  os.replace(written, config_path)
+  os.replace(written, os.path.join(log_dir, _CONFIG))
   os.rmdir(staging)
-  _remove_older(files_dir, (tensor_file, metadata, sprite, _SOURCE))
 
 
 def _tsv(activations):
