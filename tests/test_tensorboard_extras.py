@@ -437,7 +437,9 @@ def test_a_projector_update_stopped_midway_is_made_again(
     raise OSError(28, 'No space left on device')
   with monkeypatch.context() as patch:
     patch.setattr(tensorboard_extras, '_write_config', fails)
-    assert run(capsys, *common, '--max_steps', 60)[0] == 1
+    status, _, err = run(capsys, *common, '--max_steps', 60)
+  assert status == 0
+  assert 'warning: the Projector was not updated ([Errno 28]' in err
   # The configuration still names what it shows; the next update mends it.
   assert tensorboard_extras.projected_digest(log_dir) == shown
   tensorboard_extras.update_projector(log_dir, test_set)
@@ -446,3 +448,26 @@ def test_a_projector_update_stopped_midway_is_made_again(
       tensorboard_extras.checkpoint_digest(newest))
   assert projected_predictions(log_dir) == newest_predictions(
       log_dir, input_data.read_data_sets(small_data_dir))
+
+
+def test_a_projector_the_disk_refuses_warns_and_the_run_stands(
+    small_data_dir, tmp_path, capsys, monkeypatch, no_sources):
+  log_dir = str(tmp_path / 'logs')
+  common = ('--input_data_dir', small_data_dir, '--log_dir', log_dir)
+  assert run(capsys, *common, '--max_steps', 30)[0] == 0
+  config = os.path.join(log_dir, 'projector_config.pbtxt')
+
+  def refuses(files_dir, name, unused_png):
+    raise PermissionError(13, 'Permission denied',
+                          os.path.join(files_dir, name))
+  with monkeypatch.context() as patch:  # The Projector's first write.
+    patch.setattr(tensorboard_extras, '_write_sprite', refuses)
+    status, out, err = run(capsys, *common, '--max_steps', 60)
+  assert status == 0, err
+  assert 'Saved checkpoint %s/model.ckpt-60' % log_dir in out
+  warning, = [line for line in err.splitlines() if 'Projector' in line]
+  assert warning.startswith(
+      'warning: the Projector was not updated ([Errno 13] Permission denied: ')
+  assert warning.endswith('its configuration was set aside as %s.stale'
+                          % config)
+  assert not os.path.exists(config)  # It showed step 30, not 60.

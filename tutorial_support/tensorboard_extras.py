@@ -17,6 +17,8 @@ import contextlib
 import hashlib
 import io
 import os
+import shutil
+import sys
 import tempfile
 
 import numpy as np
@@ -232,9 +234,42 @@ def projector_follows(log_dir, test_set):
     try:
       yield
     except (signals.Interrupted, errors.DivergedError):
-      update_projector(log_dir, test_set, sprite.result)
+      _update_or_warn(log_dir, test_set, sprite.result)
       raise
-    update_projector(log_dir, test_set, sprite.result)
+    _update_or_warn(log_dir, test_set, sprite.result)
+
+
+def _update_or_warn(log_dir, test_set, drawn_sprite):
+  """update_projector; if the disk refuses, one line, and training stands.
+
+  The checkpoints are saved by then: a Projector that cannot be written is no
+  reason to call the run failed. Its configuration is set aside, where it
+  can be, so that it shows no older checkpoint.
+  """
+  try:
+    update_projector(log_dir, test_set, drawn_sprite)
+  except OSError as e:
+    config_path = os.path.join(log_dir, _CONFIG)
+    try:
+      if os.path.exists(config_path):
+        os.replace(config_path, config_path + '.stale')
+        kept = 'its configuration was set aside as %s.stale' % config_path
+      else:
+        kept = 'it holds no configuration'
+    except OSError:
+      kept = 'it still shows %s' % projected_checkpoint_name(log_dir)
+    print('warning: the Projector was not updated (%s); %s' % (e, kept),
+          file=sys.stderr)
+
+
+def projected_checkpoint_name(log_dir):
+  """The name of the checkpoint the Projector shows, or 'nothing'."""
+  try:
+    with open(os.path.join(log_dir, PROJECTOR_DIR, _SOURCE)) as f:
+      return f.read().split()[1]
+  except (OSError, IndexError):
+    return 'nothing'
+
 
 
 def _projected_examples(test_set):
@@ -404,8 +439,13 @@ def _write_sprite(run_dir, name, png):
 
 
 def _remove_older(files_dir, kept):
-  """Removes the Projector's files but those kept (its own files only)."""
+  """Removes the Projector's files but those kept (its own files only), and
+  the staging directories of updates that were stopped midway."""
   for name in os.listdir(files_dir):
-    if name not in kept and (name.startswith(('hidden2-', 'labels-', 'sprite-'))
-                             or name.startswith(_OLD_RUN_FILES)):
-      os.remove(os.path.join(files_dir, name))
+    path = os.path.join(files_dir, name)
+    if name.startswith('.config-') and os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
+    elif name not in kept and (
+        name.startswith(('hidden2-', 'labels-', 'sprite-'))
+        or name.startswith(_OLD_RUN_FILES)):
+      os.remove(path)
