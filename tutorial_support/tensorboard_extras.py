@@ -264,11 +264,7 @@ def _update_or_warn(log_dir, test_set, drawn_sprite):
 
 def projected_checkpoint_name(log_dir):
   """The name of the checkpoint the Projector shows, or 'nothing'."""
-  try:
-    with open(os.path.join(log_dir, PROJECTOR_DIR, _SOURCE)) as f:
-      return f.read().split()[1]
-  except (OSError, IndexError):
-    return 'nothing'
+  return _projected_source(log_dir)[1] or 'nothing'
 
 
 
@@ -297,11 +293,17 @@ def checkpoint_digest(checkpoint):
 
 def projected_digest(log_dir):
   """The digest of the checkpoint the Projector shows, or None."""
+  return _projected_source(log_dir)[0]
+
+
+def _projected_source(log_dir):
+  """The digest and the name that projector/source records, or Nones."""
   try:
     with open(os.path.join(log_dir, PROJECTOR_DIR, _SOURCE)) as f:
-      return f.read().split()[0]
-  except (OSError, IndexError):
-    return None
+      digest, name = f.read().split()
+  except (OSError, ValueError):  # Missing, or an older version's one path.
+    return None, None
+  return digest, name
 
 
 def update_projector(log_dir, test_set, drawn_sprite=None):
