@@ -145,10 +145,8 @@ def run_launcher(tmp_path, *args, log_dir=None, cwd=None):
                                      stdout, stderr)
 
 
-@pytest.fixture(scope='session')
-def cluster_at_1100(tmp_path_factory):
-  """One launcher run to --max_steps 1100, shared by the tests that start
-  from a trained cluster's log dir, in every xdist worker.
+def shared_launcher_run(tmp_path_factory, name, *args):
+  """Runs the launcher with args once for every xdist worker, as `name`.
 
   Returns:
     The run's CompletedProcess, and its log dir: read only (copy_of).
@@ -156,19 +154,34 @@ def cluster_at_1100(tmp_path_factory):
   base = tmp_path_factory.getbasetemp()
   # xdist's workers each have a base of their own under one shared parent.
   shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
-  home = shared / 'cluster-at-1100'
-  with open(shared / 'cluster-at-1100.lock', 'w') as lock:
+  home = shared / name
+  with open(shared / (name + '.lock'), 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     result_file = home / 'result.json'
     if not result_file.exists():
       shutil.rmtree(home, ignore_errors=True)
       home.mkdir()
-      result = run_launcher(home, '--max_steps', 1100)
+      result = run_launcher(home, *args)
       result_file.write_text(json.dumps(
           [result.args, result.returncode, result.stdout, result.stderr]))
   args, returncode, stdout, stderr = json.loads(result_file.read_text())
   return (subprocess.CompletedProcess(args, returncode, stdout, stderr),
           home / 'logs')
+
+
+@pytest.fixture(scope='session')
+def cluster_at_1100(tmp_path_factory):
+  """One launcher run to --max_steps 1100, shared by the tests that start
+  from a trained cluster's log dir."""
+  return shared_launcher_run(tmp_path_factory, 'cluster-at-1100',
+                             '--max_steps', 1100)
+
+
+@pytest.fixture(scope='session')
+def sync_cluster_at_100(tmp_path_factory):
+  """One launcher run with --sync_replicas to --max_steps 100, shared."""
+  return shared_launcher_run(tmp_path_factory, 'sync-cluster-at-100',
+                             '--max_steps', 100, '--sync_replicas')
 
 
 def copy_of(cluster_at_1100, destination):
@@ -384,11 +397,11 @@ def test_chief_stopped_by_ctrl_c_saves_its_step_and_resumes(cluster):
   assert local_steps(output(restarted), 0) == 50  # from the saved step on
 
 
-def test_sync_replicas_take_one_update_per_round(tmp_path):
-  result = run_launcher(tmp_path, '--max_steps', 100, '--sync_replicas')
+def test_sync_replicas_take_one_update_per_round(sync_cluster_at_100):
+  result, log_dir = sync_cluster_at_100
   assert result.returncode == 0, result.stdout + result.stderr
   steps = [local_steps(result.stdout, task) for task in (0, 1)]
-  assert checkpoint_step(tmp_path / 'logs') == 100
+  assert checkpoint_step(log_dir) == 100
   # Each update aggregates one gradient of each of the 2 workers; a few
   # gradients of the last round are dropped when training stops.
   assert 200 <= sum(steps) <= 210, steps
@@ -607,11 +620,11 @@ def test_a_wrong_index_is_repaired_from_the_files_on_disk(tmp_path,
   assert checkpoint_step(tmp_path / 'logs') >= 1200
 
 
-def test_sync_nothing_to_train_evaluates_the_checkpoint_itself(tmp_path):
-  assert run_launcher(tmp_path, '--max_steps', 50,
-                      '--sync_replicas').returncode == 0
+def test_sync_nothing_to_train_evaluates_the_checkpoint_itself(
+    tmp_path, sync_cluster_at_100):
+  copy_of(sync_cluster_at_100, tmp_path / 'logs')
   before = log_dir_files(tmp_path / 'logs')
-  again = run_launcher(tmp_path, '--max_steps', 50, '--sync_replicas')
+  again = run_launcher(tmp_path, '--max_steps', 100, '--sync_replicas')
   assert again.returncode == 0, again.stderr
   assert log_dir_files(tmp_path / 'logs') == before
   evaluation = subprocess.run(

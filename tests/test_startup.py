@@ -1,5 +1,6 @@
 """Tests of tutorial_support.startup: TensorFlow loads quietly, unless asked."""
 
+import json
 import os
 import signal
 import subprocess
@@ -56,3 +57,64 @@ def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
   assert 'Traceback' not in err
   assert len(err.splitlines()) == 1
   assert out == ''
+
+
+TRACED_IMPORT = '''
+import sys
+seen = []
+def tracer(frame, event, arg):
+  seen.append(frame.f_code.co_filename)
+def after_the_import():
+  pass
+sys.settrace(tracer)
+from tutorial_support import startup
+tf = startup.import_tensorflow()
+after_the_import()
+kept = sys.gettrace() is tracer
+sys.settrace(None)
+print(kept, 'tensorflow' in sys.modules,
+      any(name.endswith('startup.py') for name in seen),
+      sum('/tensorflow/' in name for name in seen), seen[-1])
+'''
+
+
+def test_a_tracer_is_paused_while_tensorflow_imports_and_traces_after():
+  # As under coverage.py: each of the import's calls would reach the tracer.
+  result = subprocess.run([sys.executable, '-c', TRACED_IMPORT], cwd=ROOT,
+                          capture_output=True, text=True, env=USER_ENV,
+                          timeout=120, check=True)
+  assert result.stdout == 'True True True 0 <string>\n', result.stderr
+
+
+COVERED_IMPORT = '''from tutorial_support import startup
+tf = startup.import_tensorflow()
+def after_the_import():
+  return 1
+after_the_import()
+print(type(__import__('sys').gettrace()).__name__)
+'''
+
+
+def test_coverage_sees_every_line_run_after_the_import(tmp_path):
+  # Its tracer, written in C, must know the frames again once resumed.
+  (tmp_path / 'script.py').write_text(COVERED_IMPORT)
+  env = {key: value for key, value in USER_ENV.items()
+         if not key.startswith('COVERAGE')}
+  env['PYTHONPATH'] = ROOT
+  data = str(tmp_path / 'data')
+  run = subprocess.run(
+      [sys.executable, '-m', 'coverage', 'run', '--data-file', data,
+       '--include', '*/script.py,*/startup.py', 'script.py'], cwd=tmp_path,
+      capture_output=True, text=True, env=env, timeout=120, check=True)
+  assert run.stdout == 'CTracer\n', run.stderr
+  report = subprocess.run(
+      [sys.executable, '-m', 'coverage', 'json', '--data-file', data, '-o',
+       '-'], cwd=tmp_path, capture_output=True, text=True, env=env,
+      timeout=120, check=True)
+  files = json.loads(report.stdout)['files']
+  assert files['script.py']['missing_lines'] == []
+  startup_lines = files[os.path.join(ROOT, 'tutorial_support', 'startup.py')]
+  # import_tensorflow()'s own last line, run after the import, was seen.
+  with open(os.path.join(ROOT, 'tutorial_support', 'startup.py')) as f:
+    last = f.read().splitlines().index('  return tf') + 1
+  assert last in startup_lines['executed_lines']
