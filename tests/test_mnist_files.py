@@ -246,6 +246,20 @@ def test_all_sources_failing_gives_one_clear_error(tmp_path, small_specs,
   assert 'Traceback' not in message
 
 
+def test_a_host_name_that_does_not_resolve_is_said_so(tmp_path, small_specs,
+                                                     monkeypatch):
+  def resolver(*unused_args, **unused_kwargs):
+    # What glibc's resolver answers where no name server answers.
+    raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')
+  monkeypatch.setenv('PATH', '')
+  monkeypatch.setattr(socket, 'getaddrinfo', resolver)
+  with pytest.raises(mnist_files.DataUnavailableError) as error:
+    mnist_files.fetch_verified_files(str(tmp_path / 'data'),
+                                     sources=['https://mirror.example/mnist/'])
+  assert ('https://mirror.example/mnist/: the host name did not resolve '
+          '(Name or service not known)') in str(error.value)
+
+
 def test_concurrent_fetches_into_one_directory(tmp_path, small_contents,
                                                small_specs, serve):
   import threading  # pylint: disable=g-import-not-at-top

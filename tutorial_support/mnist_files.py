@@ -119,7 +119,7 @@ def _network_reason(error):
   if isinstance(error, urllib.error.HTTPError):
     return 'HTTP %d %s' % (error.code, error.reason)
   if isinstance(reason, socket.gaierror):
-    return 'cannot resolve the host name (no network, or DNS blocked)'
+    return 'the host name did not resolve (%s)' % (reason.strerror or reason)
   if isinstance(reason, (TimeoutError, socket.timeout)):
     return 'timed out (%s)' % (reason or 'no answer')
   if isinstance(reason, ConnectionRefusedError):
