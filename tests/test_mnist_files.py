@@ -249,7 +249,7 @@ def test_all_sources_failing_gives_one_clear_error(tmp_path, small_specs,
 def test_a_host_name_that_does_not_resolve_is_said_so(tmp_path, small_specs,
                                                      monkeypatch):
   def resolver(*unused_args, **unused_kwargs):
-    # What glibc's resolver answers where no name server answers.
+    # What this machine's resolver answers for the mirrors' host names.
     raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')
   monkeypatch.setenv('PATH', '')
   monkeypatch.setattr(socket, 'getaddrinfo', resolver)
