@@ -70,8 +70,6 @@ def _untraced(function):
   as before.
   """
   tracer = sys.gettrace()
-  if tracer is None:
-    return function()
   sys.settrace(None)
   try:  # pragma: no cover (no tracer, coverage.py's included, sees it run)
     return function()
