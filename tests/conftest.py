@@ -29,6 +29,17 @@ from tutorial_support import mnist_files  # pylint: disable=wrong-import-positio
 USER_ENV = dict(os.environ)
 
 
+def foreign_env(env=None):
+  """env, or this process's environment, for a process that runs no code of
+  this project.
+
+  TensorBoard, saved_model_cli, TensorFlow alone: when the suite runs under
+  coverage, coverage.py would trace each of their calls for nothing it
+  measures.
+  """
+  return {name: value for name, value in (env or os.environ).items()
+          if not name.startswith('COVERAGE_')}
+
 
 def run_program(program, *args, env=None, timeout=300, cwd=None):
   """Runs `python PROGRAM ARGS...` of the repository as a user would.

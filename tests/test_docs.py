@@ -32,7 +32,7 @@ import urllib.request
 import pytest
 
 import input_data
-from conftest import ROOT, USER_ENV
+from conftest import ROOT, USER_ENV, foreign_env
 from test_tensorboard_extras import free_port
 
 DOCS = ['README.md'] + sorted(
@@ -322,7 +322,7 @@ def serve_and_stop(command, repository, env, server_check):
   port = free_port()
   server = subprocess.Popen(
       ['bash', '-c', 'exec %s --host 127.0.0.1 --port %d' % (command, port)],
-      cwd=repository, env=env, stdout=subprocess.PIPE,
+      cwd=repository, env=foreign_env(env), stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT, start_new_session=True)
   try:
     deadline = time.monotonic() + 120

@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 
 import input_data
+from conftest import foreign_env
 from test_fully_connected_feed import run
 
 BIN = os.path.dirname(sys.executable)
@@ -45,7 +46,8 @@ def test_export_loads_in_a_fresh_process_with_the_same_precision(
   scored = subprocess.run(
       [sys.executable, '-c', LOAD_AND_SCORE, str(export_dir / '1'),
        str(tmp_path / 'test.npz')],
-      capture_output=True, text=True, timeout=300, check=True)
+      capture_output=True, text=True, env=foreign_env(), timeout=300,
+      check=True)
   assert int(scored.stdout.split()[-1]) == correct
 
 
@@ -57,7 +59,8 @@ def test_saved_model_cli_shows_and_runs_the_signature(tmp_path, capsys):
   shown = subprocess.run(
       [cli, 'show', '--dir', str(export_dir / '1'), '--tag_set', 'serve',
        '--signature_def', 'serving_default'],
-      capture_output=True, text=True, timeout=300, check=True).stdout
+      capture_output=True, text=True, env=foreign_env(), timeout=300,
+      check=True).stdout
   assert re.search(r"inputs\['images'\].*?dtype: DT_FLOAT.*?shape: \(-1, 784\)",
                    shown, re.S)
   for output in ('classes', 'logits', 'probabilities'):
@@ -67,7 +70,8 @@ def test_saved_model_cli_shows_and_runs_the_signature(tmp_path, capsys):
       [cli, 'run', '--dir', str(export_dir / '1'), '--tag_set', 'serve',
        '--signature_def', 'serving_default', '--inputs',
        'images=%s' % (tmp_path / 'ones.npy')],
-      capture_output=True, text=True, timeout=300, check=True).stdout
+      capture_output=True, text=True, env=foreign_env(), timeout=300,
+      check=True).stdout
   # Fake data is all ones labelled 0: the model has learnt to say 0.
   assert re.search(r'Result for output key classes:\s*\[0 0 0\]', ran)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import fully_connected_feed
 from conftest import ROOT, USER_ENV
 from tutorial_support import mnist_files
 from tutorial_support import signals
@@ -145,17 +146,21 @@ def test_a_storm_of_signals_always_stops_cleanly(seed, tmp_path):
   assert sum(1 for run in runs if run['saves']) >= 50
 
 
-def run_to(log_dir, max_steps):
-  subprocess.run([sys.executable, SCRIPT, '--fake_data', '--seed', '1',
-                  '--max_steps', str(max_steps), '--log_dir', str(log_dir)],
-                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                 env=USER_ENV, timeout=300, check=True)
+def unbroken_run_to(log_dir, max_steps):
+  """Trains as the stopped runs did, in this process, to max_steps."""
+  assert fully_connected_feed.main(
+      ['--fake_data', '--seed', '1', '--max_steps', str(max_steps),
+       '--log_dir', str(log_dir)]) == 0
 
 
 @pytest.mark.slow
 def test_sigterm_saves_what_an_unbroken_run_would_have(tmp_path):
   """Twelve separate runs: each SIGTERM exits 143 with exactly the weights
-  an unbroken seeded run has at the same step."""
+  an unbroken seeded run has at the same step.
+
+  The unbroken runs are main() run in this process: one TensorFlow import
+  for all twelve, where the stopped runs each need a process of their own.
+  """
   rng = random.Random(12)
   for index in range(12):
     log_dir = tmp_path / ('stopped%d' % index)
@@ -173,6 +178,6 @@ def test_sigterm_saves_what_an_unbroken_run_would_have(tmp_path):
     stopped = tf1.train.latest_checkpoint(str(log_dir))
     step = int(stopped.rsplit('-', 1)[1])
     reference = tmp_path / ('unbroken%d' % index)
-    run_to(reference, step)
+    unbroken_run_to(reference, step)
     assert checkpoint_digest(stopped) == checkpoint_digest(
         str(reference / ('model.ckpt-%d' % step)))

@@ -22,7 +22,7 @@ from PIL import ImageFont
 import pytest
 
 import input_data
-from conftest import SMALL_TEST
+from conftest import SMALL_TEST, foreign_env
 from test_fully_connected_feed import numpy_logits, restore_variables
 from test_fully_connected_feed import run, scalar_steps
 from tutorial_support import checkpoints
@@ -68,7 +68,7 @@ def tensorboard():
     server = subprocess.Popen(
         [TENSORBOARD, '--logdir', log_dir, '--host', '127.0.0.1',
          '--port', str(port), '--reload_interval', '1'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=foreign_env(),
         start_new_session=True)
     servers.append(server)
     return 'http://127.0.0.1:%d' % port, server
