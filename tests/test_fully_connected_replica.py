@@ -32,7 +32,6 @@ from tutorial_support import signals
 
 tf1 = tf.compat.v1
 SCRIPT = os.path.join(ROOT, 'fully_connected_replica.py')
-FEED_SCRIPT = os.path.join(ROOT, 'fully_connected_feed.py')
 TIMEOUT = 240
 
 
@@ -184,6 +183,18 @@ def sync_cluster_at_100(tmp_path_factory):
                              '--max_steps', 100, '--sync_replicas')
 
 
+def eval_only(log_dir, capsys):
+  """fully_connected_feed.py --eval_only --fake_data on log_dir, run as its
+  main() in this process (no TensorFlow import of its own).
+
+  Returns:
+    The exit status, and what it printed.
+  """
+  status = replica.feed.main(['--eval_only', '--fake_data', '--log_dir',
+                              str(log_dir)])
+  return status, capsys.readouterr().out
+
+
 def copy_of(cluster_at_1100, destination):
   """Copies the shared log dir to destination; returns destination."""
   result, log_dir = cluster_at_1100
@@ -287,7 +298,7 @@ def test_chief_evaluation_fails_when_the_rpc_keeps_failing(monkeypatch):
     evaluate_with_failures(10**6, monkeypatch)
 
 
-def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
+def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path, capsys):
   result = run_launcher(tmp_path, '--max_steps', 1000)
   assert result.returncode == 0, result.stdout + result.stderr
   steps = [local_steps(result.stdout, task) for task in (0, 1)]
@@ -301,13 +312,10 @@ def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path):
   ps_host = re.search(r'parameter server (\S+), workers', result.stdout)
   assert_port_free(ps_host.group(1))  # the launcher stopped the server
   # The chief's checkpoint restores by name into the single-machine graph.
-  evaluation = subprocess.run(
-      [sys.executable, FEED_SCRIPT, '--eval_only', '--fake_data', '--log_dir',
-       str(tmp_path / 'logs')], capture_output=True, text=True, env=USER_ENV,
-      check=False)
-  assert evaluation.returncode == 0, evaluation.stderr
+  status, out = eval_only(tmp_path / 'logs', capsys)
+  assert status == 0
   assert 'Evaluating %s' % tf1.train.latest_checkpoint(
-      str(tmp_path / 'logs')) in evaluation.stdout
+      str(tmp_path / 'logs')) in out
 
 
 @pytest.mark.parametrize('signal_number, to_group', [
@@ -621,18 +629,16 @@ def test_a_wrong_index_is_repaired_from_the_files_on_disk(tmp_path,
 
 
 def test_sync_nothing_to_train_evaluates_the_checkpoint_itself(
-    tmp_path, sync_cluster_at_100):
+    tmp_path, sync_cluster_at_100, capsys):
   copy_of(sync_cluster_at_100, tmp_path / 'logs')
   before = log_dir_files(tmp_path / 'logs')
   again = run_launcher(tmp_path, '--max_steps', 100, '--sync_replicas')
   assert again.returncode == 0, again.stderr
   assert log_dir_files(tmp_path / 'logs') == before
-  evaluation = subprocess.run(
-      [sys.executable, FEED_SCRIPT, '--eval_only', '--fake_data', '--log_dir',
-       str(tmp_path / 'logs')], capture_output=True, text=True, env=USER_ENV,
-      check=False)
+  status, out = eval_only(tmp_path / 'logs', capsys)
+  assert status == 0
   counts = re.findall(r'Num correct: (\d+)', again.stdout)
-  assert counts == re.findall(r'Num correct: (\d+)', evaluation.stdout)[:3]
+  assert counts == re.findall(r'Num correct: (\d+)', out)[:3]
 
 
 def test_a_clean_run_reads_as_a_success(cluster_at_1100):
