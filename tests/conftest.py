@@ -37,7 +37,8 @@ def foreign_env(env=None):
   coverage, coverage.py would trace each of their calls for nothing it
   measures.
   """
-  return {name: value for name, value in (env or os.environ).items()
+  env = os.environ if env is None else env
+  return {name: value for name, value in env.items()
           if not name.startswith('COVERAGE_')}
 
 
@@ -229,13 +230,11 @@ def without_read_access(command):
 def pytest_xdist_auto_num_workers(config):  # pylint: disable=unused-argument
   """`-n auto` (pytest.ini): one xdist worker more than there are cores.
 
-  A test spends part of its time waiting on the programs it starts, and on
-  their start-up, a timeout or a server to answer: on 2 cores the default
-  suite took 462.76 s with 2 workers and 421.29 s with 3, which kept the
-  cores 187% busy (docs/tests.md). PYTEST_XDIST_AUTO_NUM_WORKERS still
-  chooses, as in xdist.
+  A test spends part of its time waiting on the programs it starts, their
+  start-up, a timeout or a server: a third worker on 2 cores keeps them
+  busier (docs/tests.md). Where PYTEST_XDIST_AUTO_NUM_WORKERS is set, xdist
+  decides, as it does without this hook.
   """
-  chosen = os.environ.get('PYTEST_XDIST_AUTO_NUM_WORKERS')
-  if chosen:
-    return int(chosen)
+  if os.environ.get('PYTEST_XDIST_AUTO_NUM_WORKERS'):
+    return None
   return len(os.sched_getaffinity(0)) + 1

@@ -24,6 +24,7 @@ from conftest import ROOT, USER_ENV
 
 import fully_connected_replica as replica  # pylint: disable=g-import-not-at-top
 import input_data
+from test_fully_connected_feed import run as run_feed
 from tutorial_support import checkpoints
 from tutorial_support import cluster_setup
 from tutorial_support import local_cluster
@@ -183,18 +184,6 @@ def sync_cluster_at_100(tmp_path_factory):
                              '--max_steps', 100, '--sync_replicas')
 
 
-def eval_only(log_dir, capsys):
-  """fully_connected_feed.py --eval_only --fake_data on log_dir, run as its
-  main() in this process (no TensorFlow import of its own).
-
-  Returns:
-    The exit status, and what it printed.
-  """
-  status = replica.feed.main(['--eval_only', '--fake_data', '--log_dir',
-                              str(log_dir)])
-  return status, capsys.readouterr().out
-
-
 def copy_of(cluster_at_1100, destination):
   """Copies the shared log dir to destination; returns destination."""
   result, log_dir = cluster_at_1100
@@ -312,8 +301,9 @@ def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path, capsys):
   ps_host = re.search(r'parameter server (\S+), workers', result.stdout)
   assert_port_free(ps_host.group(1))  # the launcher stopped the server
   # The chief's checkpoint restores by name into the single-machine graph.
-  status, out = eval_only(tmp_path / 'logs', capsys)
-  assert status == 0
+  status, out, err = run_feed(capsys, '--eval_only', '--fake_data',
+                              '--log_dir', tmp_path / 'logs')
+  assert status == 0, err
   assert 'Evaluating %s' % tf1.train.latest_checkpoint(
       str(tmp_path / 'logs')) in out
 
@@ -635,8 +625,9 @@ def test_sync_nothing_to_train_evaluates_the_checkpoint_itself(
   again = run_launcher(tmp_path, '--max_steps', 100, '--sync_replicas')
   assert again.returncode == 0, again.stderr
   assert log_dir_files(tmp_path / 'logs') == before
-  status, out = eval_only(tmp_path / 'logs', capsys)
-  assert status == 0
+  status, out, err = run_feed(capsys, '--eval_only', '--fake_data',
+                              '--log_dir', tmp_path / 'logs')
+  assert status == 0, err
   counts = re.findall(r'Num correct: (\d+)', again.stdout)
   assert counts == re.findall(r'Num correct: (\d+)', out)[:3]
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import fully_connected_feed
 from conftest import ROOT, USER_ENV
+from test_fully_connected_feed import run as run_feed
 from tutorial_support import mnist_files
 from tutorial_support import signals
 
@@ -146,15 +146,8 @@ def test_a_storm_of_signals_always_stops_cleanly(seed, tmp_path):
   assert sum(1 for run in runs if run['saves']) >= 50
 
 
-def unbroken_run_to(log_dir, max_steps):
-  """Trains as the stopped runs did, in this process, to max_steps."""
-  assert fully_connected_feed.main(
-      ['--fake_data', '--seed', '1', '--max_steps', str(max_steps),
-       '--log_dir', str(log_dir)]) == 0
-
-
 @pytest.mark.slow
-def test_sigterm_saves_what_an_unbroken_run_would_have(tmp_path):
+def test_sigterm_saves_what_an_unbroken_run_would_have(tmp_path, capsys):
   """Twelve separate runs: each SIGTERM exits 143 with exactly the weights
   an unbroken seeded run has at the same step.
 
@@ -178,6 +171,8 @@ def test_sigterm_saves_what_an_unbroken_run_would_have(tmp_path):
     stopped = tf1.train.latest_checkpoint(str(log_dir))
     step = int(stopped.rsplit('-', 1)[1])
     reference = tmp_path / ('unbroken%d' % index)
-    unbroken_run_to(reference, step)
+    status, _, err = run_feed(capsys, '--fake_data', '--seed', 1,
+                              '--max_steps', step, '--log_dir', reference)
+    assert status == 0, err
     assert checkpoint_digest(stopped) == checkpoint_digest(
         str(reference / ('model.ckpt-%d' % step)))
