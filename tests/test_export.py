@@ -53,8 +53,9 @@ def test_export_loads_in_a_fresh_process_with_the_same_precision(
 
 def test_saved_model_cli_shows_and_runs_the_signature(tmp_path, capsys):
   export_dir = tmp_path / 'export'
-  assert run(capsys, '--fake_data', '--max_steps', 5, '--log_dir',
-             tmp_path / 'logs', '--export_dir', export_dir)[0] == 0
+  status, out, err = run(capsys, '--fake_data', '--max_steps', 5, '--log_dir',
+                         tmp_path / 'logs', '--export_dir', export_dir)
+  assert status == 0, err
   cli = os.path.join(BIN, 'saved_model_cli')
   shown = subprocess.run(
       [cli, 'show', '--dir', str(export_dir / '1'), '--tag_set', 'serve',
@@ -69,11 +70,26 @@ def test_saved_model_cli_shows_and_runs_the_signature(tmp_path, capsys):
   ran = subprocess.run(
       [cli, 'run', '--dir', str(export_dir / '1'), '--tag_set', 'serve',
        '--signature_def', 'serving_default', '--inputs',
-       'images=%s' % (tmp_path / 'ones.npy')],
+       'images=%s' % (tmp_path / 'ones.npy'),
+       '--outdir', str(tmp_path / 'out')],
       capture_output=True, text=True, env=foreign_env(), timeout=300,
       check=True).stdout
-  # Fake data is all ones labelled 0: the model has learnt to say 0.
-  assert re.search(r'Result for output key classes:\s*\[0 0 0\]', ran)
+  classes, logits, probabilities = (
+      np.load(tmp_path / 'out' / (name + '.npy'))
+      for name in ('classes', 'logits', 'probabilities'))
+  assert re.search(r'Result for output key classes:\s*\[%s\]' % ' '.join(
+      str(c) for c in classes), ran)
+  assert logits.shape == probabilities.shape == (3, 10)
+  np.testing.assert_array_equal(classes, logits.argmax(axis=1))
+  np.testing.assert_array_equal(classes, probabilities.argmax(axis=1))
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+  # Fake test data is 10,000 copies of this all-ones image labelled 0, so the
+  # run's own last evaluation says whether the model answers 0 for it: all of
+  # them correct or none. Five steps do not always get there.
+  examples, correct = map(int, re.findall(
+      r'Num examples: (\d+)\s+Num correct: (\d+)', out)[-1])
+  assert correct in (0, examples)
+  assert (classes == 0).all() == (correct == examples)
 
 
 def test_exports_never_overwrite_each_other(tmp_path, capsys):
