@@ -1,5 +1,13 @@
-"""Tests of classify.py, as a user runs it, on digits drawn in the test."""
+"""Tests of classify.py on digits drawn in the test.
 
+The tests that load a model run its main() in this process, which has
+TensorFlow imported already (a fresh process costs its import, seconds);
+bad flags, and a directory unreadable as a user has it, run the program
+itself, as a user does.
+"""
+
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -14,6 +22,7 @@ from PIL import Image
 from conftest import ROOT, USER_ENV, without_read_access
 from drawn_digits import draw_digit
 import classify
+import fully_connected_feed
 from tutorial_support import classifier
 from tutorial_support import digit_images
 from test_fully_connected_feed import run as run_training
@@ -28,21 +37,32 @@ def trained(tmp_path_factory):
   differ from picture to picture, so two ways of loading it can be told
   apart if they disagree."""
   directory = tmp_path_factory.mktemp('trained')
-  status = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),
-       '--fake_data', '--max_steps', '2', '--log_dir', str(directory / 'logs'),
-       '--export_dir', str(directory / 'export')],
-      capture_output=True, text=True, env=USER_ENV, timeout=300,
-      check=False)
-  assert status.returncode == 0, status.stderr
+  out, err = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    status = fully_connected_feed.main([
+        '--fake_data', '--max_steps', '2', '--log_dir', str(directory / 'logs'),
+        '--export_dir', str(directory / 'export')])
+  assert status == 0, err.getvalue()
   return directory
 
 
 def classify_run(*args):
+  """Runs `python classify.py ARGS...`; returns (status, stdout, stderr)."""
   result = subprocess.run([sys.executable, SCRIPT] + [str(a) for a in args],
                           capture_output=True, text=True, env=USER_ENV,
                           timeout=300, check=False)
   return result.returncode, result.stdout, result.stderr
+
+
+def classify_main(capsys, *args):
+  """Runs classify.main() in this process, whose TensorFlow is imported
+  already; returns (exit status, stdout, stderr) as classify_run does."""
+  try:
+    status = classify.main([str(a) for a in args])
+  except SystemExit as e:
+    status = e.code
+  out, err = capsys.readouterr()
+  return status, out, err
 
 
 def drawn(tmp_path, digit, name, seed=0, **kwargs):
@@ -51,7 +71,7 @@ def drawn(tmp_path, digit, name, seed=0, **kwargs):
   return path
 
 
-def test_good_and_bad_pictures_in_one_call(trained, tmp_path):
+def test_good_and_bad_pictures_in_one_call(trained, tmp_path, capsys):
   good = [drawn(tmp_path, 7, 'seven.jpg', size=(300, 200)),
           drawn(tmp_path, 3, 'three.webp', seed=1)]
   text = tmp_path / 'notes.png'
@@ -62,9 +82,9 @@ def test_good_and_bad_pictures_in_one_call(trained, tmp_path):
   cut.write_bytes(good[0].read_bytes()[:200])
   empty_dir = tmp_path / 'nothing'
   empty_dir.mkdir()
-  status, out, err = classify_run(
-      good[0], text, blank, cut, empty_dir, tmp_path / 'missing.png', good[1],
-      '--log_dir', trained / 'logs')
+  status, out, err = classify_main(
+      capsys, good[0], text, blank, cut, empty_dir, tmp_path / 'missing.png',
+      good[1], '--log_dir', trained / 'logs')
   assert status == 1
   answered = [LINE.match(line) for line in out.splitlines()]
   assert [match.group(1) for match in answered] == [str(p) for p in good]
@@ -81,14 +101,14 @@ def test_good_and_bad_pictures_in_one_call(trained, tmp_path):
   assert 'Traceback' not in err
 
 
-def test_a_directory_and_top_k(trained, tmp_path):
+def test_a_directory_and_top_k(trained, tmp_path, capsys):
   pictures = tmp_path / 'pictures'
   pictures.mkdir()
   for digit in (1, 4):
     drawn(pictures, digit, '%d.png' % digit, seed=digit)
   (pictures / 'README.txt').write_text('not a picture, not looked at')
-  status, out, err = classify_run(pictures, '--top', 3,
-                                  '--log_dir', trained / 'logs')
+  status, out, err = classify_main(capsys, pictures, '--top', 3,
+                                   '--log_dir', trained / 'logs')
   assert status == 0, err
   lines = out.splitlines()
   assert [line.split(':')[0] for line in lines] == [
@@ -101,13 +121,13 @@ def test_a_directory_and_top_k(trained, tmp_path):
     assert probabilities == sorted(probabilities, reverse=True)
 
 
-def test_saved_model_and_checkpoint_answer_alike(trained, tmp_path):
+def test_saved_model_and_checkpoint_answer_alike(trained, tmp_path, capsys):
   pictures = [drawn(tmp_path, digit, '%d.png' % digit, seed=digit + 10)
               for digit in range(10)]
-  by_checkpoint = classify_run(*pictures, '--top', 10,
-                               '--log_dir', trained / 'logs')
-  by_saved_model = classify_run(*pictures, '--top', 10, '--saved_model',
-                                trained / 'export' / '1')
+  by_checkpoint = classify_main(capsys, *pictures, '--top', 10,
+                                '--log_dir', trained / 'logs')
+  by_saved_model = classify_main(capsys, *pictures, '--top', 10,
+                                 '--saved_model', trained / 'export' / '1')
   assert by_checkpoint[0] == by_saved_model[0] == 0
   assert by_checkpoint[1] == by_saved_model[1]
   inputs = np.stack([digit_images.mnist_input(str(p)) for p in pictures])
@@ -119,11 +139,12 @@ def test_saved_model_and_checkpoint_answer_alike(trained, tmp_path):
   np.testing.assert_allclose(from_checkpoint, from_saved_model, rtol=1e-5)
 
 
-def test_save_preprocessed_writes_what_the_model_saw(trained, tmp_path):
+def test_save_preprocessed_writes_what_the_model_saw(trained, tmp_path,
+                                                     capsys):
   picture = drawn(tmp_path, 5, 'five.png', size=(500, 300))
   saved = tmp_path / 'seen'
-  status, _, err = classify_run(picture, '--save_preprocessed', saved,
-                                '--log_dir', trained / 'logs')
+  status, _, err = classify_main(capsys, picture, '--save_preprocessed',
+                                 saved, '--log_dir', trained / 'logs')
   assert status == 0, err
   assert os.listdir(saved) == ['000-five.png']
   with Image.open(saved / '000-five.png') as image:
@@ -183,14 +204,14 @@ def test_an_unreadable_directory_as_a_user_has_it(trained, tmp_path):
                         % locked)
 
 
-def test_a_saved_model_under_glob_characters_loads(trained, tmp_path):
+def test_a_saved_model_under_glob_characters_loads(trained, tmp_path, capsys):
   exported = tmp_path / 'exp [1]' / '1'
   shutil.copytree(trained / 'export' / '1', exported)
   picture = drawn(tmp_path, 2, 'two.png')
-  by_checkpoint = classify_run(picture, '--top', 10,
-                               '--log_dir', trained / 'logs')
-  by_saved_model = classify_run(picture, '--top', 10,
-                                '--saved_model', exported)
+  by_checkpoint = classify_main(capsys, picture, '--top', 10,
+                                '--log_dir', trained / 'logs')
+  by_saved_model = classify_main(capsys, picture, '--top', 10,
+                                 '--saved_model', exported)
   assert by_saved_model[0] == 0, by_saved_model[2]
   assert by_saved_model[1] == by_checkpoint[1]
 
@@ -206,14 +227,15 @@ def test_bad_flags_exit_2_with_one_line(args, flag, tmp_path):
   assert len(err.strip().splitlines()) == 1 and flag in err
 
 
-def test_no_model_is_one_line(tmp_path):
+def test_no_model_is_one_line(tmp_path, capsys):
   picture = drawn(tmp_path, 2, 'two.png')
-  status, out, err = classify_run(picture, '--log_dir', tmp_path / 'none')
+  status, out, err = classify_main(capsys, picture,
+                                   '--log_dir', tmp_path / 'none')
   assert status == 1
   assert out == ''
   assert err.startswith('classify.py: error: --log_dir %s holds no checkpoint'
                         % (tmp_path / 'none'))
-  status, _, err = classify_run(picture, '--saved_model', tmp_path)
+  status, _, err = classify_main(capsys, picture, '--saved_model', tmp_path)
   assert status == 1
   assert 'holds no saved_model.pb' in err
 
@@ -296,14 +318,15 @@ def test_a_fifo_is_refused_when_opened_too(tmp_path):
 
 
 def test_a_picture_of_frames_is_read_from_its_first_with_ink(trained,
-                                                             tmp_path):
+                                                             tmp_path, capsys):
   seven = draw_digit(7, np.random.default_rng(4), size=(120, 120),
                      style='paper').convert('L')
   blank = Image.new('L', seven.size, 235)
   late, early = tmp_path / 'late.gif', tmp_path / 'early.tiff'
   blank.save(late, save_all=True, append_images=[seven, blank])
   seven.save(early, save_all=True, append_images=[blank])
-  status, out, err = classify_run(late, early, '--log_dir', trained / 'logs')
+  status, out, err = classify_main(capsys, late, early,
+                                   '--log_dir', trained / 'logs')
   assert (status, err) == (0, '')
   lines = [LINE.match(line) for line in out.splitlines()]
   assert [match.group(1) for match in lines] == [
