@@ -42,6 +42,21 @@ def foreign_env(env=None):
           if not name.startswith('COVERAGE_')}
 
 
+def run_main(main, capsys, *args):
+  """Runs a program's main(ARGS...) in this process, whose TensorFlow is
+  imported already (a fresh process costs its import).
+
+  Returns:
+    (exit status, stdout, stderr), stdout and stderr as capsys caught them.
+  """
+  try:
+    status = main([str(a) for a in args])
+  except SystemExit as e:
+    status = e.code
+  out, err = capsys.readouterr()
+  return status, out, err
+
+
 def run_program(program, *args, env=None, timeout=300, cwd=None):
   """Runs `python PROGRAM ARGS...` of the repository as a user would.
 

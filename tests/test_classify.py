@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, USER_ENV, without_read_access
+from conftest import ROOT, USER_ENV, run_main, without_read_access
 from drawn_digits import draw_digit
 import classify
 import fully_connected_feed
@@ -55,14 +55,8 @@ def classify_run(*args):
 
 
 def classify_main(capsys, *args):
-  """Runs classify.main() in this process, whose TensorFlow is imported
-  already; returns (exit status, stdout, stderr) as classify_run does."""
-  try:
-    status = classify.main([str(a) for a in args])
-  except SystemExit as e:
-    status = e.code
-  out, err = capsys.readouterr()
-  return status, out, err
+  """Runs classify.main() in this process; returns what classify_run does."""
+  return run_main(classify.main, capsys, *args)
 
 
 def drawn(tmp_path, digit, name, seed=0, **kwargs):

@@ -10,19 +10,14 @@ import tensorflow as tf
 
 import fully_connected_feed
 import input_data
-from conftest import SMALL_TEST, USER_ENV, run_program
+from conftest import SMALL_TEST, USER_ENV, run_main, run_program
 
 tf1 = tf.compat.v1
 
 
 def run(capsys, *args):
   """Runs main() in this process; returns (exit status, stdout, stderr)."""
-  try:
-    status = fully_connected_feed.main([str(a) for a in args])
-  except SystemExit as e:
-    status = e.code
-  out, err = capsys.readouterr()
-  return status, out, err
+  return run_main(fully_connected_feed.main, capsys, *args)
 
 
 def without_times_and_paths(out):
