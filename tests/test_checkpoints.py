@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, USER_ENV, without_read_access
+from conftest import ROOT, USER_ENV, run_main, without_read_access
+import classify
 import fully_connected_feed
 from test_fully_connected_feed import restore_variables, run
 from tutorial_support import checkpoints
@@ -347,11 +348,9 @@ def test_a_checkpoint_on_disk_with_one_weight_not_finite_is_skipped(
   assert status == 0 and err.startswith(skipped)
   assert out.startswith('Evaluating %s (step 200,' % good)
   assert 'Exported model.ckpt-200 as SavedModel' in out
-  classified = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'classify.py'), '--log_dir', log_dir,
-       os.path.join(ROOT, 'docs', 'preprocessing.png')],
-      capture_output=True, text=True, env=USER_ENV, check=False)
-  assert classified.stderr.startswith(skipped)
+  classified = run_main(classify.main, capsys, '--log_dir', log_dir,
+                        os.path.join(ROOT, 'docs', 'preprocessing.png'))
+  assert classified[2].startswith(skipped)
   status, out, err = run(capsys, *FAKE, '--max_steps', 400, '--log_dir',
                          log_dir)
   assert status == 0 and err.startswith(skipped)
