@@ -387,6 +387,59 @@ def _work(flags, cluster, task_index):
   return local_steps
 
 
+def evaluate_alone(flags):
+  """A launcher's chief with nothing to train: evaluates the checkpoint.
+
+  The newest checkpoint on disk reaches --max_steps, so the launcher started
+  no other task: the chief restores the checkpoint that restores into a
+  session of its own and evaluates it, as it would at the end of a run, and
+  writes nothing.
+
+  Returns:
+    0, or local_cluster.CLUSTER_NEEDED if that checkpoint is short of
+    --max_steps (newer ones were damaged and set aside): the launcher then
+    starts the cluster to train.
+
+  Raises:
+    signals.Interrupted: If stopped by a signal, with the checkpoint, which
+      is still the latest.
+  """
+  with log_dirs.hold_log_dir(flags.log_dir):
+    checkpoint = checkpoints.latest_checkpoint(flags.log_dir,
+                                               set_aside_damaged=True)
+    step = checkpoints.checkpoint_step(checkpoint) if checkpoint else 0
+    if step < flags.max_steps:
+      print('Chief: %s: the cluster starts to train' % (
+          'no checkpoint restores' if checkpoint is None else
+          'the newest checkpoint that restores is of step %d' % step))
+      return local_cluster.CLUSTER_NEEDED
+    data_sets = feed.read_data(flags)
+    with tf.Graph().as_default():
+      model = feed.build_model(flags.batch_size, flags.hidden1, flags.hidden2,
+                               flags.learning_rate)
+      checkpoints.check_checkpoint_fits(checkpoint, flags.log_dir)
+      checkpoints.point_index_at(checkpoint)
+      print('Chief: global step %d reaches --max_steps %d: nothing to train '
+            '(raise --max_steps to train on)' % (step, flags.max_steps))
+      sys.stdout.flush()
+      with signals.StopRequest(shield_ops=True) as stop, tf1.Session(
+          config=speed.session_config(flags.batch_size, flags.hidden1,
+                                      flags.hidden2)) as sess:
+        tf1.train.Saver().restore(sess, checkpoints.tf_path(checkpoint))
+        if stop.poll() is None:
+          block = io.StringIO()
+          with contextlib.redirect_stdout(block):
+            print('Global step %d:' % step)
+            feed.evaluate_all(sess, model, data_sets)
+          sys.stdout.write(block.getvalue())
+  stopped = stop.poll() is not None
+  print('Worker 0: %s after 0 local steps' % ('stopped' if stopped else 'done'))
+  if stopped:
+    raise signals.Interrupted(signal.Signals(stop.signal_number).name, step,
+                              None, checkpoint)
+  return 0
+
+
 def _monitored_session(flags, server, task_index, checkpoint, model,
                        optimizer, data_sets, stop):
   """Returns the worker's MonitoredSession, the chief's with its hooks.
@@ -474,6 +527,8 @@ def run_task(flags, environ):
   try:
     if job_name == 'ps':
       return run_parameter_server(cluster, task_index)
+    if local_cluster.started_alone(environ):
+      return evaluate_alone(flags)
     run_worker(flags, cluster, task_index)
   except signals.Interrupted as e:
     received, step, saved, newest = e.args

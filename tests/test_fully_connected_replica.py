@@ -506,6 +506,13 @@ def test_chief_skips_a_damaged_checkpoint_and_says_when_nothing_is_left(
   assert result.returncode == 0, result.stderr
   assert 'warning: skipped checkpoint %s' % newest in result.stderr
   assert os.path.exists(data + '.damaged')
+  # The files' names promised nothing to train: the chief, started alone,
+  # found the newest damaged, and the cluster started to train.
+  alone, short, cluster = (result.stdout.index(line) for line in (
+      'the chief starts alone to evaluate it',
+      'Chief: the newest checkpoint that restores is of step ',
+      'Local cluster: parameter server '))
+  assert alone < short < cluster, result.stdout
   restored = re.search(r'Chief: restoring (\S+)-(\d+) into', result.stdout)
   assert restored and restored.group(1) == os.path.join(str(log_dir),
                                                         'model.ckpt')
@@ -548,7 +555,11 @@ def test_the_same_command_again_resumes_and_trains_nothing(
   assert again.returncode == 0, again.stderr
   assert re.search(r'Chief: global step \d+ reaches --max_steps 1100: '
                    r'nothing to train', again.stdout), again.stdout
-  assert local_steps(again.stdout, 0) == local_steps(again.stdout, 1) == 0
+  # The chief alone: no other task was started for nothing to train.
+  assert 'the chief starts alone to evaluate it' in again.stdout
+  assert local_steps(again.stdout, 0) == 0
+  assert not re.search(r'^(Worker [1-9]|Parameter server|Local cluster: '
+                       r'parameter server)', again.stdout, re.M), again.stdout
   # No step, so no checkpoint, the index untouched, and no events file.
   assert log_dir_files(tmp_path / log_dir) == first
   assert len(list((tmp_path / log_dir).glob('events.*'))) == events

@@ -16,6 +16,16 @@ from tutorial_support import local_cluster
 SCRIPT = os.path.join(ROOT, 'fully_connected_replica.py')
 
 
+def test_the_newest_step_on_disk_is_read_from_the_files_names(tmp_path):
+  assert local_cluster.newest_step_on_disk(str(tmp_path / 'none')) is None
+  assert local_cluster.newest_step_on_disk(str(tmp_path)) is None
+  for name in ('model.ckpt-900.index', 'model.ckpt-1000.index',
+               'model.ckpt-5000.index.damaged', 'model.ckpt-7000.meta',
+               'model.ckpt-x.index', 'other.ckpt-8000.index', 'checkpoint'):
+    (tmp_path / name).write_text('')
+  assert local_cluster.newest_step_on_disk(str(tmp_path)) == 1000
+
+
 def test_tasks_are_started_without_the_launcher_flag():
   assert local_cluster._without_local_workers(  # pylint: disable=protected-access
       ['--local_workers', '2', '--fake_data', '--local_workers=3',

@@ -87,8 +87,9 @@ def _add_cluster_flags(parser):
                       'with an error. (default: %(default)s)')
   parser.add_argument('--local_workers', type=flag_types.int_flag(
       1, MAX_LOCAL_WORKERS), help='Start 1 parameter server and this many '
-                      'workers on free loopback ports, and wait for them. '
-                      '(default: off)')
+                      'workers on free loopback ports, and wait for them; '
+                      'the chief alone, to evaluate, if the newest '
+                      'checkpoint reaches --max_steps. (default: off)')
 
 
 def replica_flags(argv=None):

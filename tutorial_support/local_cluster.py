@@ -2,14 +2,16 @@
 
 Starts 1 parameter server and N workers as processes of the replica program
 on free loopback ports, waits for the workers, and stops every task when one
-fails or when it is asked to stop. The launcher itself needs no TensorFlow:
-only its tasks import it.
+fails or when it is asked to stop. Where the newest checkpoint in --log_dir
+reaches --max_steps already, it starts the chief alone to evaluate it. The
+launcher itself needs no TensorFlow: only its tasks import it.
 """
 
 import contextlib
 import ctypes
 import fcntl
 import os
+import re
 import shutil
 import signal
 import socket
@@ -56,7 +58,8 @@ def launch(script, argv, prog, flags):
   try:
     with signals.sigterm_interrupts():
       confine_to_this_run(script, argv, fetch)
-      return run_local_cluster(script, flags.local_workers, argv)
+      return run_local_cluster(script, flags.local_workers, argv,
+                               flags.log_dir, flags.max_steps)
   except KeyboardInterrupt as e:
     # Before the tasks started, or a second signal: stopped where it was.
     print('%s: interrupted: stopped at once' % prog, file=sys.stderr)
@@ -243,6 +246,12 @@ def started_by_launcher(environ):
   return bool(environ.get(LAUNCHER_ENV))
 
 
+def started_alone(environ):
+  """Whether this task is a chief the launcher started without a cluster,
+  to evaluate a checkpoint that leaves nothing to train."""
+  return started_by_launcher(environ) and bool(environ.get(CHIEF_ALONE_ENV))
+
+
 def signal_the_user_sent(environ, received):
   """The name of the signal that stopped this task, as the user sent it.
 
@@ -285,12 +294,36 @@ def end_with_launcher(environ):
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def run_local_cluster(script, num_workers, argv):
+# Set in the environment of a chief the launcher starts alone, where the log
+# dir's newest checkpoint reaches --max_steps: it evaluates that checkpoint
+# in a session of its own and no other task starts.
+CHIEF_ALONE_ENV = 'MNIST_CLUSTER_CHIEF_ALONE'
+# The exit status of a chief started alone whose checkpoint that restores is
+# short of --max_steps (newer ones were damaged): the cluster is needed.
+CLUSTER_NEEDED = 3
+_CHECKPOINT_INDEX = re.compile(r'^model\.ckpt-([0-9]+)\.index$')
+
+
+def newest_step_on_disk(log_dir):
+  """The step of the newest checkpoint in log_dir by its files' names (no
+  TensorFlow, nothing read); None if there is none."""
+  try:
+    names = os.listdir(log_dir)
+  except OSError:
+    return None
+  steps = [int(match.group(1)) for match in map(_CHECKPOINT_INDEX.match, names)
+           if match]
+  return max(steps) if steps else None
+
+
+def run_local_cluster(script, num_workers, argv, log_dir, max_steps):
   """Runs 1 parameter server and num_workers workers here, on loopback.
 
   SIGINT (Ctrl-C) or SIGTERM stops the workers with SIGTERM, so that the
   chief saves a checkpoint, then the parameter server; a second one stops
-  everything at once.
+  everything at once. Where the newest checkpoint in log_dir reaches
+  max_steps already, there is nothing to train: the chief starts alone and
+  evaluates it, and the others start only if it turns out damaged.
 
   Returns:
     0 if every worker finished, the exit status of the first that failed,
@@ -300,32 +333,49 @@ def run_local_cluster(script, num_workers, argv):
   hosts = ['127.0.0.1:%d' % port for port in ports]
   common = [sys.executable, script] + _without_local_workers(
       argv) + ['--ps_hosts', hosts[0], '--worker_hosts', ','.join(hosts[1:])]
+  newest = newest_step_on_disk(log_dir)
+  if newest is not None and newest >= max_steps:
+    print('Local cluster: the newest checkpoint in --log_dir is of step %d, '
+          'which reaches --max_steps %d: the chief starts alone to evaluate it'
+          % (newest, max_steps))
+    status = _run_tasks(script, common, [('worker', 0)], {CHIEF_ALONE_ENV: '1'})
+    if status != CLUSTER_NEEDED:
+      return status
   print('Local cluster: parameter server %s, workers %s'
         % (hosts[0], ', '.join(hosts[1:])))
+  return _run_tasks(script, common, [('ps', 0)] + [
+      ('worker', index) for index in range(num_workers)], {})
+
+
+def _run_tasks(script, common, tasks, extra_env):
+  """Starts a process of command line common for each (job, index) of tasks,
+  and waits for the workers; run_local_cluster's stops and exit status."""
   sys.stdout.flush()
   stop_file = os.path.join(tempfile.mkdtemp(prefix='mnist-cluster-'),
                            'stop-signal')
   env = dict(_task_environment(), **{LAUNCHER_ENV: str(os.getpid()),
-                                     STOP_SIGNAL_ENV: stop_file})
-  tasks = [('ps', 0)] + [('worker', index) for index in range(num_workers)]
-  processes = []
+                                     STOP_SIGNAL_ENV: stop_file}, **extra_env)
+  processes, workers, servers = [], [], []
   with signals.StopRequest() as stop:
     try:
       with _sigint_ignored():
         for job_name, task_index in tasks:
-          processes.append(subprocess.Popen(
+          process = subprocess.Popen(
               common + ['--job_name', job_name, '--task_index',
                         str(task_index)], env=env,
-              stdin=subprocess.PIPE if job_name == 'ps' else None))
-      status = _wait_for_workers(processes[1:], stop)
+              stdin=subprocess.PIPE if job_name == 'ps' else None)
+          processes.append(process)
+          (servers if job_name == 'ps' else workers).append(process)
+      status = _wait_for_workers(workers, stop)
       if status is None:
         with open(stop_file, 'w') as f:
           f.write(signal.Signals(stop.signal_number).name)
-        _stop_all(processes[1:], WORKER_STOP_SECS)
+        _stop_all(workers, WORKER_STOP_SECS)
         print('%s: stopped by %s' % (os.path.basename(script), signal.Signals(
             stop.signal_number).name), file=sys.stderr)
         status = 128 + stop.signal_number
-      _finish_parameter_server(processes[0])
+      for server in servers:
+        _finish_parameter_server(server)
       return status
     finally:
       _stop_all(processes)
