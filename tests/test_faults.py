@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, USER_ENV
+from conftest import ROOT, USER_ENV, run_main
+import fully_connected_feed
 from tutorial_support import checkpoints
 
 tf1 = tf.compat.v1
@@ -71,10 +72,15 @@ def checkpoint_step(log_dir):
   return step
 
 
-def resume_and_check(log_dir):
-  """Restarts with the same flags; checks it resumes and finishes."""
+def resume_and_check(log_dir, capsys):
+  """Runs again with the same flags; checks it resumes and finishes.
+
+  The run is main() in this process, which has TensorFlow imported already:
+  what it resumes from is on disk, whoever wrote it.
+  """
   step = checkpoint_step(log_dir)
-  status, out, err = finish(start([], log_dir))
+  status, out, err = run_main(fully_connected_feed.main, capsys, *FLAGS,
+                              '--log_dir', log_dir)
   assert status == 0, err
   if step:
     assert out.splitlines()[0] == 'Resuming from %s at step %d' % (
@@ -83,15 +89,15 @@ def resume_and_check(log_dir):
   return step
 
 
-def kill_and_resume(fault, log_dir):
+def kill_and_resume(fault, log_dir, capsys):
   status, _, err = finish(start([], log_dir, runner_fault=fault))
   assert status == -signal.SIGKILL, err
-  return resume_and_check(log_dir)
+  return resume_and_check(log_dir, capsys)
 
 
 @pytest.mark.parametrize('fault', DEFAULT_FAULTS)
-def test_killed_at_a_chosen_moment_resumes(fault, tmp_path):
-  resumed_from = kill_and_resume(fault, tmp_path)
+def test_killed_at_a_chosen_moment_resumes(fault, tmp_path, capsys):
+  resumed_from = kill_and_resume(fault, tmp_path, capsys)
   # Killed inside save 2 with its files whole, before the index names them:
   # found from the files, they are resumed from.
   expected = {'step:1500': 1000, 'save:2': 2000, 'eval:2:40': 1000}[fault]
@@ -100,13 +106,13 @@ def test_killed_at_a_chosen_moment_resumes(fault, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('fault', SLOW_FAULTS)
-def test_killed_at_many_moments_resumes(fault, tmp_path):
-  kill_and_resume(fault, tmp_path)
+def test_killed_at_many_moments_resumes(fault, tmp_path, capsys):
+  kill_and_resume(fault, tmp_path, capsys)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('seed', range(6))
-def test_killed_at_random_times_resumes(seed, tmp_path):
+def test_killed_at_random_times_resumes(seed, tmp_path, capsys):
   """Kills by a timer, twice in a row, then lets the third run finish."""
   rng = random.Random(seed)
   for _ in range(2):
@@ -115,7 +121,7 @@ def test_killed_at_random_times_resumes(seed, tmp_path):
     process.send_signal(signal.SIGKILL)
     finish(process)
     checkpoint_step(tmp_path)
-  resume_and_check(tmp_path)
+  resume_and_check(tmp_path, capsys)
 
 
 def test_ctrl_c_saves_the_current_step_and_says_so(tmp_path):
