@@ -371,9 +371,16 @@ def _run_tasks(script, common, tasks, extra_env):
         with open(stop_file, 'w') as f:
           f.write(signal.Signals(stop.signal_number).name)
         _stop_all(workers, WORKER_STOP_SECS)
-        print('%s: stopped by %s' % (os.path.basename(script), signal.Signals(
-            stop.signal_number).name), file=sys.stderr)
-        status = 128 + stop.signal_number
+        name = signal.Signals(stop.signal_number).name
+        if all(worker.returncode == 0 for worker in workers):
+          # Each had ended by itself (a stopped one exits 128 + the signal).
+          print('%s: %s came after every worker had finished: nothing was '
+                'stopped' % (os.path.basename(script), name), file=sys.stderr)
+          status = 0
+        else:
+          print('%s: stopped by %s' % (os.path.basename(script), name),
+                file=sys.stderr)
+          status = 128 + stop.signal_number
       for server in servers:
         _finish_parameter_server(server)
       return status
