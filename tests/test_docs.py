@@ -119,6 +119,7 @@ RANDOM_FIGURES = [
     (re.compile(r'Num correct: \d+'), 'Num correct: X'),
     (re.compile(r'Precision @ 1: [\d.]+'), 'Precision @ 1: X'),
     (re.compile(r'global step \d+'), 'global step X'),
+    (re.compile(r'is of step \d+'), 'is of step X'),
     (re.compile(r'^ +\d( +\d+){10}$'), 'a row of the confusion matrix'),
     (re.compile(r'^ +\d +[\d.]+ +[\d.]+$'), 'a digit\'s precision and recall'),
     (re.compile(r': \d \([\d.]+\)$'), ': D (P)'),
