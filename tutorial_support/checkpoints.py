@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tutorial_support import atomic_files
+from tutorial_support import checkpoint_names
 from tutorial_support import errors
 
 tf1 = tf.compat.v1
@@ -56,7 +57,6 @@ def check_checkpoint_fits(checkpoint, log_dir):
 
 # What save_checkpoint(extra=...) writes beside a checkpoint's own files.
 _EXTRA_SUFFIX = '.extra.json'
-_CHECKPOINT_INDEX = re.compile(r'^model\.ckpt-([0-9]+)\.index$')
 _GLOB_CHARACTERS = frozenset('*?[]\\')
 _aliases = {}
 
@@ -96,13 +96,8 @@ def checkpoints_on_disk(log_dir):
   A checkpoint is there if its .index file is, whatever the `checkpoint`
   index file says (it may be missing, damaged, or name fewer).
   """
-  try:
-    names = os.listdir(log_dir)
-  except OSError:
-    return []
-  steps = sorted((int(match.group(1)) for match in map(
-      _CHECKPOINT_INDEX.match, names) if match), reverse=True)
-  return [os.path.join(log_dir, 'model.ckpt-%d' % step) for step in steps]
+  return [os.path.join(log_dir, 'model.ckpt-%d' % step)
+          for step in checkpoint_names.steps_on_disk(log_dir)]
 
 
 def newest_on_disk(log_dir):

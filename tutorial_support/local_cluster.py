@@ -11,7 +11,6 @@ import contextlib
 import ctypes
 import fcntl
 import os
-import re
 import shutil
 import signal
 import socket
@@ -22,6 +21,7 @@ import tempfile
 import threading
 import time
 
+from tutorial_support import checkpoint_names
 from tutorial_support import mnist_files
 from tutorial_support import signals
 from tutorial_support import startup
@@ -301,19 +301,13 @@ CHIEF_ALONE_ENV = 'MNIST_CLUSTER_CHIEF_ALONE'
 # The exit status of a chief started alone whose checkpoint that restores is
 # short of --max_steps (newer ones were damaged): the cluster is needed.
 CLUSTER_NEEDED = 3
-_CHECKPOINT_INDEX = re.compile(r'^model\.ckpt-([0-9]+)\.index$')
 
 
 def newest_step_on_disk(log_dir):
   """The step of the newest checkpoint in log_dir by its files' names (no
   TensorFlow, nothing read); None if there is none."""
-  try:
-    names = os.listdir(log_dir)
-  except OSError:
-    return None
-  steps = [int(match.group(1)) for match in map(_CHECKPOINT_INDEX.match, names)
-           if match]
-  return max(steps) if steps else None
+  steps = checkpoint_names.steps_on_disk(log_dir)
+  return steps[0] if steps else None
 
 
 def run_local_cluster(script, num_workers, argv, log_dir, max_steps):
