@@ -138,6 +138,20 @@ ChiefRun = collections.namedtuple('ChiefRun', [
     'model', 'data_sets', 'saver', 'log_dir', 'trace_every'])
 
 
+@contextlib.contextmanager
+def printed_whole():
+  """Holds what the block prints to stdout, then writes it in one write.
+
+  The tasks of a cluster share a terminal: written whole, a block of the
+  chief's (a save and its evaluation) has no other task's line inside it.
+  """
+  block = io.StringIO()
+  with contextlib.redirect_stdout(block):
+    yield
+  sys.stdout.write(block.getvalue())
+  sys.stdout.flush()
+
+
 class ChiefHook(tf1.train.SessionRunHook):
   """The chief's part of the tutorial's loop: save, then evaluate.
 
@@ -203,8 +217,7 @@ class ChiefHook(tf1.train.SessionRunHook):
   def _save_and_evaluate(self, session, evaluate):
     run = self._run
     step = int(session.run(run.model.global_step))
-    block = io.StringIO()
-    with contextlib.redirect_stdout(block):
+    with printed_whole():
       if step != self._last_saved:
         path = checkpoints.save_checked(session, run.saver, run.log_dir,
                                         run.model, run.data_sets.train, step)
@@ -216,9 +229,6 @@ class ChiefHook(tf1.train.SessionRunHook):
         print('Global step %d:' % step)
         self._evaluate(session, run)
         self._last_evaluated = step
-    # One write, so that the other workers' lines do not land inside it.
-    sys.stdout.write(block.getvalue())
-    sys.stdout.flush()
 
   def _evaluate(self, session, run):
     """Evaluates the three splits, once more if an RPC of it failed.
@@ -427,11 +437,9 @@ def evaluate_alone(flags):
                                       flags.hidden2)) as sess:
         tf1.train.Saver().restore(sess, checkpoints.tf_path(checkpoint))
         if stop.poll() is None:
-          block = io.StringIO()
-          with contextlib.redirect_stdout(block):
+          with printed_whole():
             print('Global step %d:' % step)
             feed.evaluate_all(sess, model, data_sets)
-          sys.stdout.write(block.getvalue())
   stopped = stop.poll() is not None
   print('Worker 0: %s after 0 local steps' % ('stopped' if stopped else 'done'))
   if stopped:
