@@ -323,6 +323,9 @@ def run_local_cluster(script, num_workers, argv, log_dir, max_steps):
     0 if every worker finished, the exit status of the first that failed,
     or 128 + the number of the signal that stopped the cluster.
   """
+  # Picked even for a chief that starts alone and opens no port: its command
+  # line is a worker's, checked as such, and should its checkpoint turn out
+  # short of max_steps, the cluster that starts after it uses these hosts.
   ports = free_loopback_ports(1 + num_workers)
   hosts = ['127.0.0.1:%d' % port for port in ports]
   common = [sys.executable, script] + _without_local_workers(
