@@ -33,6 +33,7 @@ from tutorial_support import signals
 
 tf1 = tf.compat.v1
 SCRIPT = os.path.join(ROOT, 'fully_connected_replica.py')
+CHIEF_ALONE_RUNNER = os.path.join(ROOT, 'tests', 'chief_alone_runner.py')
 TIMEOUT = 240
 
 
@@ -572,38 +573,82 @@ def test_the_same_command_again_resumes_and_trains_nothing(
   assert 0 < local_steps(on.stdout, 0) + local_steps(on.stdout, 1) <= 110
 
 
-def test_a_stop_with_nothing_to_train_claims_no_save(tmp_path,
-                                                     cluster_at_1100):
+def start_held_launcher(tmp_path, log_dir):
+  """Starts the launcher through CHIEF_ALONE_RUNNER; returns it and the ID of
+  its chief alone, once that chief is held in its evaluation."""
+  hold_file = tmp_path / 'held'
+  launcher = subprocess.Popen(
+      [sys.executable, CHIEF_ALONE_RUNNER, '--local_workers', '2',
+       '--fake_data', '--max_steps', '1100', '--log_dir', str(log_dir)],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(USER_ENV, HOLD_FILE=str(hold_file)), start_new_session=True)
+  deadline = time.monotonic() + TIMEOUT
+  while not hold_file.exists():
+    assert launcher.poll() is None and time.monotonic() < deadline, (
+        launcher.communicate(timeout=TIMEOUT))
+    time.sleep(0.1)
+  return launcher, int(hold_file.read_text())
+
+
+def wait_for_state(pid, state):
+  """Waits until process pid is in state ('T' stopped, 'Z' a zombie)."""
+  deadline = time.monotonic() + TIMEOUT
+  while True:
+    with open('/proc/%d/stat' % pid, encoding='utf-8') as f:
+      if f.read().rpartition(')')[2].split()[0] == state:
+        return
+    assert time.monotonic() < deadline, (pid, state)
+    time.sleep(0.02)
+
+
+def test_a_stop_while_the_chief_alone_evaluates_claims_no_save(
+    tmp_path, cluster_at_1100):
   log_dir = copy_of(cluster_at_1100, tmp_path / 'logs')
   before = log_dir_files(log_dir)
   newest = checkpoints.newest_on_disk(str(log_dir))
-  launcher = subprocess.Popen(
-      [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',
-       '--max_steps', '1100', '--log_dir', str(log_dir)],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=USER_ENV,
-      start_new_session=True)
+  launcher, _ = start_held_launcher(tmp_path, log_dir)
   try:
-    for line in launcher.stdout:
-      if 'nothing to train' in line:
-        launcher.send_signal(signal.SIGTERM)
-        break
-    _, errors = launcher.communicate(timeout=TIMEOUT)
+    launcher.send_signal(signal.SIGTERM)
+    printed, errors = launcher.communicate(timeout=TIMEOUT)
   finally:
     kill_group(launcher)
-  assert 'the chief saved checkpoint' not in errors, errors
-  chief = [line for line in errors.splitlines() if ': the chief ' in line]
-  if launcher.returncode == 0:
-    # The chief alone evaluated and ended before the signal reached it.
-    assert chief == [], errors
-    assert errors.splitlines()[-1] == (
-        'fully_connected_replica.py: SIGTERM came after every worker had '
-        'finished: nothing was stopped'), errors
-  else:
-    assert launcher.returncode == 128 + signal.SIGTERM, errors
-    assert chief == ['fully_connected_replica.py: SIGTERM at global step %d: '
-                     'the chief saved nothing in this run; its latest '
-                     'checkpoint is still %s; run the same command to resume'
-                     % (checkpoints.checkpoint_step(newest), newest)], errors
+  assert launcher.returncode == 128 + signal.SIGTERM, errors
+  assert 'Worker 0: stopped after 0 local steps' in printed
+  assert [line for line in errors.splitlines() if ': the chief ' in line] == [
+      'fully_connected_replica.py: SIGTERM at global step %d: the chief saved '
+      'nothing in this run; its latest checkpoint is still %s; run the same '
+      'command to resume' % (checkpoints.checkpoint_step(newest), newest)]
+  assert errors.splitlines()[-1] == '%s: stopped by SIGTERM' % (
+      os.path.basename(CHIEF_ALONE_RUNNER)), errors
+  assert log_dir_files(log_dir) == before
+  assert len(list(log_dir.glob('events.*'))) == 1
+
+
+def test_a_stop_after_the_chief_alone_ended_stops_nothing(tmp_path,
+                                                          cluster_at_1100):
+  log_dir = copy_of(cluster_at_1100, tmp_path / 'logs')
+  before = log_dir_files(log_dir)
+  launcher, chief = start_held_launcher(tmp_path, log_dir)
+  try:
+    # The launcher is stopped in its wait for the chief, which then ends
+    # (a zombie that the stopped launcher cannot reap): the signal reaches
+    # the launcher after its worker has finished, before it has seen so.
+    launcher.send_signal(signal.SIGSTOP)
+    wait_for_state(launcher.pid, 'T')
+    (tmp_path / 'held.go').touch()
+    wait_for_state(chief, 'Z')
+    launcher.send_signal(signal.SIGTERM)
+    launcher.send_signal(signal.SIGCONT)
+    printed, errors = launcher.communicate(timeout=TIMEOUT)
+  finally:
+    kill_group(launcher)
+  assert launcher.returncode == 0, errors
+  assert 'Worker 0: done after 0 local steps' in printed
+  assert printed.count('Test Data Eval:') == 1
+  assert [line for line in errors.splitlines() if ': the chief ' in line] == []
+  assert errors.splitlines()[-1] == (
+      '%s: SIGTERM came after every worker had finished: nothing was stopped'
+      % os.path.basename(CHIEF_ALONE_RUNNER)), errors
   assert log_dir_files(log_dir) == before
   assert len(list(log_dir.glob('events.*'))) == 1
 
