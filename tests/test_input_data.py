@@ -19,6 +19,7 @@ import input_data
 from conftest import (ROOT, SMALL_TEST, SMALL_TRAIN, USER_ENV,
                       idx_images_bytes,
                       idx_labels_bytes, write_files)
+from tutorial_support import data_command
 from tutorial_support import mnist_files
 
 
@@ -323,6 +324,19 @@ def test_ctrl_c_during_a_fetch_is_one_line_and_leaves_nothing(tmp_path,
   assert err == ('input_data.py: interrupted: nothing half-written is left '
                  'in %s\n' % data_dir)
   assert not data_dir.exists()  # Made by the fetch, left empty.
+
+
+def test_a_reader_that_goes_away_is_a_quiet_stop(tmp_path, monkeypatch):
+  read_end, write_end = os.pipe()
+  os.close(read_end)  # As `| head` does once it has its lines.
+  with open(write_end, 'w', encoding='utf-8') as pipe:
+    monkeypatch.setattr(sys, 'stdout', pipe)
+    status = data_command.main(
+        lambda *args, **kwargs: input_data.read_data_sets('', fake_data=True),
+        ['--input_data_dir', str(tmp_path)])
+    pipe.write('after the stop\n')
+    pipe.flush()  # To /dev/null now: no BrokenPipeError at exit.
+  assert status == 128 + signal.SIGPIPE
 
 
 def test_command_line_bad_flag_exits_2(capsys):

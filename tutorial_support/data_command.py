@@ -35,7 +35,7 @@ def main(read_data_sets, argv=None):
 
   Returns:
     The exit status: 0, 1 if the data could not be had, 128 + the signal's
-    number if interrupted.
+    number if interrupted, 128 + SIGPIPE's if the reader of stdout left.
   """
   parser = flags.UsageParser(prog='input_data.py',
                              description='Fetch, verify and summarize MNIST.')
@@ -55,7 +55,11 @@ def main(read_data_sets, argv=None):
     print('%s: interrupted: nothing half-written is left in %s'
           % (parser.prog, args.input_data_dir), file=sys.stderr)
     return signals.interrupted_status(e)
-  print('MNIST verified in %s' % os.path.expanduser(args.input_data_dir))
-  for split_name, data_set in zip(SPLIT_NAMES, data_sets):
-    print(summary_line(split_name, data_set))
+  try:
+    print('MNIST verified in %s' % os.path.expanduser(args.input_data_dir))
+    for split_name, data_set in zip(SPLIT_NAMES, data_sets):
+      print(summary_line(split_name, data_set))
+    sys.stdout.flush()  # Here, where a reader gone (`| head`) can be taken.
+  except BrokenPipeError:
+    return signals.reader_gone()
   return 0

@@ -168,10 +168,7 @@ def exit_status(prog, work, log_dir, debug, latest_checkpoint,
     print(_interrupted_line(e), file=sys.stderr)
     return 128 + signal.Signals[e.args[0]].value
   except BrokenPipeError:
-    # Whoever read stdout has gone (`| head`): stop quietly, as Unix tools
-    # do, and keep Python from complaining as it flushes stdout at exit.
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 128 + signal.SIGPIPE.value
+    return signals.reader_gone()
   except Exception as e:  # pylint: disable=broad-except
     message = None
     if isinstance(e, DivergedError):

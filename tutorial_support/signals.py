@@ -7,7 +7,9 @@ does before its loop has begun.
 """
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 
 
@@ -118,3 +120,15 @@ class StopRequest(object):
     finally:
       for signal_number, handler in self._previous.items():
         signal.signal(signal_number, handler)
+
+
+def reader_gone():
+  """Stops quietly when whoever read stdout has gone (`| head`), as Unix
+  tools do: call it on BrokenPipeError.
+
+  Returns:
+    The exit status, 128 + SIGPIPE's number. stdout then writes to
+    /dev/null, so that Python's flush of it at exit does not complain.
+  """
+  os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+  return 128 + signal.SIGPIPE.value
