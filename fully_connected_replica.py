@@ -428,6 +428,7 @@ def evaluate_alone(flags):
       model = feed.build_model(flags.batch_size, flags.hidden1, flags.hidden2,
                                flags.learning_rate)
       checkpoints.check_checkpoint_fits(checkpoint, flags.log_dir)
+      checkpoints.check_trained_on(checkpoint, data_sets.train)
       checkpoints.point_index_at(checkpoint)
       print('Chief: global step %d reaches --max_steps %d: nothing to train '
             '(raise --max_steps to train on)' % (step, flags.max_steps))

@@ -207,6 +207,53 @@ def test_a_failed_run_leaves_no_empty_log_dir(tmp_path, capsys, no_sources):
   assert not log_dir.exists()
 
 
+def log_dir_contents(log_dir):
+  return {path: digest(os.path.join(log_dir, path))
+          for path in os.listdir(log_dir)
+          if os.path.isfile(os.path.join(log_dir, path))}
+
+
+def test_a_checkpoint_of_other_data_is_refused_either_way(
+    small_data_dir, tmp_path, capsys, no_sources):
+  files = ['--input_data_dir', small_data_dir, '--seed', '1']
+  words = {'fake': "--fake_data's fake examples",
+           'files': 'the files of --input_data_dir'}
+  for trained_on, data, reads in (('fake', files, 'files'),
+                                  ('files', FAKE, 'fake')):
+    log_dir = str(tmp_path / trained_on)
+    trained = FAKE if trained_on == 'fake' else files
+    assert run(capsys, *trained, '--max_steps', 100, '--log_dir',
+               log_dir)[0] == 0
+    before = log_dir_contents(log_dir)
+    for max_steps in 100, 200:  # Nothing to train, then more to train.
+      status, _, err = run(capsys, *data, '--max_steps', max_steps,
+                           '--log_dir', log_dir)
+      assert status == 2
+      assert err == (
+          'fully_connected_feed.py: error: %s was trained on %s, and this '
+          'run reads %s (give --fake_data a --log_dir of its own)\n'
+          % (os.path.join(log_dir, 'model.ckpt-100'), words[trained_on],
+             words[reads]))
+      assert log_dir_contents(log_dir) == before
+    # The same data as the checkpoint's trains on.
+    assert run(capsys, *trained, '--max_steps', 200, '--log_dir',
+               log_dir)[0] == 0
+
+
+def test_a_checkpoint_that_does_not_say_its_data_passes(tmp_path):
+  checkpoint = str(tmp_path / 'model.ckpt-100')
+  fake = fully_connected_feed.input_data.read_data_sets('', fake_data=True)
+  for extra in ('{"train_batches": null}', '[]', 'not JSON'):
+    with open(checkpoint + '.extra.json', 'w') as f:
+      f.write(extra)
+    checkpoints.check_trained_on(checkpoint, fake.train)
+  checkpoints.check_trained_on(None, fake.train)
+  with open(checkpoint + '.extra.json', 'w') as f:
+    f.write('{"fake_data": false}')
+  with pytest.raises(errors.UsageError):
+    checkpoints.check_trained_on(checkpoint, fake.train)
+
+
 def test_a_run_stopped_and_resumed_learns_what_an_unbroken_one_does(
     small_data_dir, tmp_path, capsys, no_sources):
   # 200 training examples in batches of 50: the stops fall mid-epoch.

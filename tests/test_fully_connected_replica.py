@@ -27,6 +27,7 @@ import input_data
 from test_fully_connected_feed import run as run_feed
 from tutorial_support import checkpoints
 from tutorial_support import cluster_setup
+from tutorial_support import errors
 from tutorial_support import local_cluster
 from tutorial_support import log_dirs
 from tutorial_support import signals
@@ -651,6 +652,22 @@ def test_a_stop_after_the_chief_alone_ended_stops_nothing(tmp_path,
       % os.path.basename(CHIEF_ALONE_RUNNER)), errors
   assert log_dir_files(log_dir) == before
   assert len(list(log_dir.glob('events.*'))) == 1
+
+
+def test_a_chief_alone_refuses_a_checkpoint_of_other_data(
+    tmp_path, cluster_at_1100, small_data_dir, no_sources):
+  log_dir = copy_of(cluster_at_1100, tmp_path / 'logs')
+  before = log_dir_files(log_dir)
+  newest = checkpoints.newest_on_disk(str(log_dir))
+  with pytest.raises(errors.UsageError) as error:
+    replica.evaluate_alone(replica.parse_flags(
+        ['--input_data_dir', small_data_dir, '--max_steps', '1100',
+         '--log_dir', str(log_dir)]))
+  assert str(error.value) == (
+      "%s was trained on --fake_data's fake examples, and this run reads the "
+      'files of --input_data_dir (give --fake_data a --log_dir of its own)'
+      % newest)
+  assert log_dir_files(log_dir) == before
 
 
 def test_a_checkpoint_of_other_sizes_is_refused_before_a_restore(

@@ -342,7 +342,8 @@ def save_checked(sess, saver, log_dir, model, train, step):
   if not math.isfinite(loss_now):
     raise errors.DivergedError(step, 'loss is %s after its update' % loss_now)
   return save_checkpoint(sess, saver, log_dir, model.global_step,
-                         extra={'train_batches': train.state()})
+                         extra={'train_batches': train.state(),
+                                'fake_data': bool(train.fake_data)})
 
 
 def _check_finite(sess, step):
@@ -367,14 +368,42 @@ def _remove_orphan_extras(log_dir):
       os.remove(os.path.join(log_dir, name))
 
 
+def check_trained_on(checkpoint, data_set):
+  """Checks that checkpoint was trained on data of data_set's kind.
+
+  A checkpoint saved without saying (by an older version) passes.
+
+  Raises:
+    errors.UsageError: If checkpoint was trained on the files of
+      --input_data_dir where data_set is --fake_data's, or the other way
+      round: trained on or evaluated, its weights would fit neither.
+  """
+  extra = read_extra(checkpoint) if checkpoint else None
+  if not isinstance(extra, dict):
+    return
+  trained_on_fake = extra.get('fake_data', data_set.fake_data)
+  if trained_on_fake != data_set.fake_data:
+    data = {True: "--fake_data's fake examples",
+            False: 'the files of --input_data_dir'}
+    raise errors.UsageError(
+        '%s was trained on %s, and this run reads %s (give --fake_data a '
+        '--log_dir of its own)' % (checkpoint, data[trained_on_fake],
+                                   data[data_set.fake_data]))
+
+
 def restore_batches(checkpoint, data_set):
   """Takes data_set's batches up where they were when checkpoint was saved.
 
   A checkpoint saved without them (by an older version, or of other data)
   leaves data_set as it is: its batches start a new order.
+
+  Raises:
+    errors.UsageError: If checkpoint was trained on data of another kind
+      (check_trained_on).
   """
+  check_trained_on(checkpoint, data_set)
   extra = read_extra(checkpoint) if checkpoint else None
-  if extra and 'train_batches' in extra:
+  if isinstance(extra, dict) and 'train_batches' in extra:
     try:
       data_set.restore_state(extra['train_batches'])
     except ValueError:
