@@ -350,6 +350,7 @@ def run_evaluation(flags):
         'the log dir of a run)' % flags.log_dir)
   hidden1, hidden2 = checkpoints.hidden_sizes(checkpoint)
   data_sets = read_data(flags)
+  checkpoints.check_trained_on(checkpoint, data_sets.train)
   with signals.StopRequest(shield_ops=True) as stop, \
       tf.Graph().as_default():
     model = build_model(flags.batch_size, hidden1, hidden2, 0.01)

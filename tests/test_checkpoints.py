@@ -235,6 +235,9 @@ def test_a_checkpoint_of_other_data_is_refused_either_way(
           % (os.path.join(log_dir, 'model.ckpt-100'), words[trained_on],
              words[reads]))
       assert log_dir_contents(log_dir) == before
+    status, _, err = run(capsys, *data, '--eval_only', '--log_dir', log_dir)
+    assert status == 2
+    assert 'model.ckpt-100 was trained on %s' % words[trained_on] in err
     # The same data as the checkpoint's trains on.
     assert run(capsys, *trained, '--max_steps', 200, '--log_dir',
                log_dir)[0] == 0
