@@ -54,3 +54,15 @@ def test_a_reader_that_goes_away_is_a_quiet_stop(tmp_path):
   err = process.stderr.read()
   assert process.wait(120) == 128 + signal.SIGPIPE
   assert err == b''
+
+
+def test_a_stop_at_once_names_the_latest_checkpoint(tmp_path, capsys):
+  # As a second Ctrl-C does after the first one's save.
+  def work():
+    raise KeyboardInterrupt(signal.SIGINT)
+  latest = str(tmp_path / 'model.ckpt-5848')
+  assert errors.exit_status('prog', work, str(tmp_path), False,
+                            lambda log_dir: latest) == 130
+  assert capsys.readouterr().err == (
+      'Interrupted: stopped at once; the latest checkpoint is %s; run the '
+      'same command to resume\n' % latest)

@@ -156,7 +156,7 @@ def exit_status(prog, work, log_dir, debug, latest_checkpoint,
     debug: Whether --debug asked for tracebacks.
     latest_checkpoint: A function of log_dir, its latest checkpoint or None.
     interrupted_line: What to say if stopped at once by a signal, if not
-      that nothing was saved since the latest checkpoint.
+      which checkpoint is the latest.
 
   Raises:
     Whatever work() raises that is a bug, or anything under --debug.
@@ -187,9 +187,11 @@ def _stopped_at_once_line(log_dir, latest_checkpoint):
   if not os.path.isdir(log_dir):
     return ('Interrupted: stopped at once; nothing was saved (%s was not made)'
             % log_dir)
-  if latest_checkpoint(log_dir) is None:
+  latest = latest_checkpoint(log_dir)
+  if latest is None:
     return ('Interrupted: stopped at once; no checkpoint was saved in %s'
             % log_dir)
-  return ('Interrupted: stopped at once; nothing saved since the latest '
-          'checkpoint in %s' % log_dir)
+  # Named, whoever saved it: the first Ctrl-C of two may have, just before.
+  return ('Interrupted: stopped at once; the latest checkpoint is %s; run the '
+          'same command to resume' % latest)
 
