@@ -23,7 +23,7 @@ import pytest
 
 import fully_connected_feed
 import input_data
-from conftest import ROOT, USER_ENV, write_files
+from conftest import ROOT, USER_ENV, without_read_access, write_files
 from test_fully_connected_feed import run
 
 
@@ -223,6 +223,24 @@ def test_unwritable_data_dir_is_one_line(tmp_path, capsys, small_specs,
   assert len(error_lines) == 1
   assert re.search('error: cannot write to data directory %s: '
                    % re.escape(str(data_dir)), error_lines[0])
+  assert os.listdir(data_dir) == []
+
+
+def test_unreadable_data_dir_is_one_line(tmp_path):
+  data_dir = tmp_path / 'data'
+  data_dir.mkdir()
+  os.chmod(data_dir, 0)
+  try:
+    result = subprocess.run(without_read_access(
+        [sys.executable, os.path.join(ROOT, 'input_data.py'),
+         '--input_data_dir', str(data_dir), '--data_sources', str(tmp_path)]),
+                            capture_output=True, text=True, env=USER_ENV,
+                            check=False)
+  finally:
+    os.chmod(data_dir, 0o755)
+  assert result.returncode == 1
+  assert result.stderr == ('input_data.py: error: cannot open data directory '
+                           '%s: Permission denied\n' % data_dir)
   assert os.listdir(data_dir) == []
 
 

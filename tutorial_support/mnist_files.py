@@ -342,7 +342,8 @@ def _directory_lock(directory):
   try:
     fd = os.open(directory, os.O_RDONLY)
   except OSError as e:
-    raise mnist_store.storage_error(directory, e) from None
+    raise mnist_store.StorageError('cannot open data directory %s: %s' % (
+        directory, e.strerror or e)) from None
   try:
     yield fd
   finally:
