@@ -566,7 +566,7 @@ def main(argv=None):
   startup.begin(tf)
   try:
     with signals.sigterm_interrupts():
-      local_cluster.end_with_launcher(os.environ)
+      local_cluster.end_with_launcher(os.environ, flags.job_name)
       return run_task(flags, os.environ)
   except KeyboardInterrupt as e:
     # Before training began, or a second signal: stopped where it was.

@@ -5,7 +5,6 @@ with --fake_data, and stops every one of them at the end, whatever happens.
 """
 
 import argparse
-import fcntl
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from tutorial_support import errors
 from tutorial_support import local_cluster
 from tutorial_support import log_dirs
 from tutorial_support import signals
+from tutorial_support import systems
 
 tf1 = tf.compat.v1
 SCRIPT = os.path.join(ROOT, 'fully_connected_replica.py')
@@ -158,7 +158,7 @@ def shared_launcher_run(tmp_path_factory, name, *args):
   shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
   home = shared / name
   with open(shared / (name + '.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    systems.lock(lock)
     result_file = home / 'result.json'
     if not result_file.exists():
       shutil.rmtree(home, ignore_errors=True)

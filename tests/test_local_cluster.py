@@ -79,7 +79,7 @@ def test_a_launcher_killed_by_sigkill_leaves_no_task_running(tmp_path):
 
 def test_a_task_whose_launcher_died_before_it_asked_stops_at_once():
   code = ('import time; from tutorial_support import local_cluster; '
-          'local_cluster.end_with_launcher({%r: "1"}); time.sleep(30)'
+          'local_cluster.end_with_launcher({%r: "1"}, "worker"); time.sleep(30)'
           % local_cluster.LAUNCHER_ENV)
   result = subprocess.run([sys.executable, '-c', code], cwd=ROOT,
                           capture_output=True, timeout=20, check=False)
@@ -88,7 +88,7 @@ def test_a_task_whose_launcher_died_before_it_asked_stops_at_once():
 
 def test_a_task_started_by_hand_is_left_alone():
   code = ('from tutorial_support import local_cluster; '
-          'local_cluster.end_with_launcher({}); print("ran on")')
+          'local_cluster.end_with_launcher({}, "worker"); print("ran on")')
   result = subprocess.run([sys.executable, '-c', code], cwd=ROOT,
                           capture_output=True, text=True, timeout=20,
                           check=False)

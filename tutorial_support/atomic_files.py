@@ -8,6 +8,8 @@ new file under the process's umask before the rename.
 import os
 import tempfile
 
+from tutorial_support import systems
+
 
 def _umask_of_this_process():
   """The umask, read without changing it (Linux shows it since 4.7)."""
@@ -46,10 +48,10 @@ def write_atomically(path, data):
                              prefix='.' + os.path.basename(path) + '.',
                              suffix='.part')
   try:
-    os.fchmod(fd, new_file_mode())
+    systems.set_mode(fd, tmp, new_file_mode())
     with os.fdopen(fd, 'wb') as f:
       f.write(data)
-    os.replace(tmp, path)
+    systems.replace(tmp, path)
   except BaseException:
     try:
       os.remove(tmp)

@@ -28,6 +28,7 @@ import tensorflow as tf
 from tutorial_support import atomic_files
 from tutorial_support import checkpoint_names
 from tutorial_support import errors
+from tutorial_support import systems
 
 tf1 = tf.compat.v1
 
@@ -70,23 +71,25 @@ def tf_path(path):
   """Returns a path that names path for TensorFlow's checkpoint functions.
 
   Paths free of glob characters are returned as they are; for others, the
-  directory is reached through a symbolic link in a private temporary
-  directory, removed at exit.
+  directory is reached through a link in a private temporary directory
+  (systems.link_directory: a symbolic link, or a junction on Windows),
+  removed at exit. Windows's own separator, the backslash, is no glob
+  character there.
   """
   directory = os.path.abspath(os.path.dirname(path) or '.')
-  if not _GLOB_CHARACTERS & set(directory):
+  if not (_GLOB_CHARACTERS - {os.sep}) & set(directory):
     return path
   if directory not in _aliases:
     holder = tempfile.mkdtemp(prefix='mnist-checkpoints-')
     alias = os.path.join(holder, 'log_dir')
-    os.symlink(directory, alias)
+    systems.link_directory(directory, alias)
     atexit.register(_remove_alias, holder, alias)
     _aliases[directory] = alias
   return os.path.join(_aliases[directory], os.path.basename(path))
 
 
 def _remove_alias(holder, alias):
-  os.unlink(alias)
+  systems.unlink_directory(alias)
   os.rmdir(holder)
 
 
@@ -190,7 +193,8 @@ def set_aside(checkpoint):
     while os.path.exists(os.path.join(directory, target)):
       target = '%s.damaged.%d' % (name, suffix)
       suffix += 1
-    os.rename(os.path.join(directory, name), os.path.join(directory, target))
+    systems.replace(os.path.join(directory, name),
+                    os.path.join(directory, target), rename=os.rename)
     renamed.append(target)
   return renamed
 

@@ -12,6 +12,7 @@ import numpy as np
 from tutorial_support import flags
 from tutorial_support import mnist_files
 from tutorial_support import signals
+from tutorial_support import systems
 
 SPLIT_NAMES = ('train', 'validation', 'test')
 NUM_CLASSES = 10
@@ -60,6 +61,8 @@ def main(read_data_sets, argv=None):
     for split_name, data_set in zip(SPLIT_NAMES, data_sets):
       print(summary_line(split_name, data_set))
     sys.stdout.flush()  # Here, where a reader gone (`| head`) can be taken.
-  except BrokenPipeError:
-    return signals.reader_gone()
+  except OSError as e:
+    if systems.is_reader_gone(e):
+      return signals.reader_gone()
+    raise
   return 0

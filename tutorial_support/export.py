@@ -24,6 +24,7 @@ import tensorflow as tf
 import mnist
 from tutorial_support import checkpoints
 from tutorial_support import errors
+from tutorial_support import systems
 
 tf1 = tf.compat.v1
 
@@ -91,10 +92,10 @@ def export_saved_model(checkpoint, hidden1, hidden2, export_dir):
       try:
         # mkdir claims the number atomically; rename onto an empty directory.
         os.mkdir(target)
+        systems.rename_onto_empty_directory(model_path, target)
       except FileExistsError:
         version += 1
         continue
-      os.rename(model_path, target)
       return target
   finally:
     shutil.rmtree(staging, ignore_errors=True)

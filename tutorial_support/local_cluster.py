@@ -8,8 +8,6 @@ launcher itself needs no TensorFlow: only its tasks import it.
 """
 
 import contextlib
-import ctypes
-import fcntl
 import os
 import shutil
 import signal
@@ -25,6 +23,7 @@ from tutorial_support import checkpoint_names
 from tutorial_support import mnist_files
 from tutorial_support import signals
 from tutorial_support import startup
+from tutorial_support import systems
 
 # How long the launcher, asked to stop, gives its workers to end by
 # themselves (the chief saving a checkpoint) before it kills them. A worker
@@ -113,6 +112,7 @@ def confine_to_this_run(script, argv, prepare):
 
 def _bring_loopback_up():
   """Brings up the loopback interface, down in a new network namespace."""
+  import fcntl  # pylint: disable=g-import-not-at-top (Linux, as namespaces)
   with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
     request = struct.pack('16sH14s', b'lo', 0, b'')
     flags = struct.unpack('16sH', fcntl.ioctl(sock, _SIOCGIFFLAGS,
@@ -189,7 +189,7 @@ def when_launcher_finishes(environ):
 def _stop_all(processes, grace_secs=5.0):
   for process in processes:
     if process.poll() is None:
-      process.terminate()
+      systems.ask_task_to_stop(process)
   deadline = time.monotonic() + grace_secs
   for process in processes:
     try:
@@ -272,26 +272,23 @@ def signal_the_user_sent(environ, received):
   except OSError:
     return received
   return name if name in signal.Signals.__members__ else received
-_PR_SET_PDEATHSIG = 1
-
-
-def end_with_launcher(environ):
+def end_with_launcher(environ, job_name):
   """In a task the launcher started, makes the task end when it dies.
 
-  The kernel sends the task SIGTERM when the launcher ends, however it ends
-  (SIGKILL, the OOM killer): the task then stops as if the launcher had
-  stopped it, instead of running on under PID 1. Does nothing in a task
-  started by hand.
+  The task then stops as if the launcher had stopped it, instead of running
+  on alone, however the launcher ended (SIGKILL, the OOM killer, a closed
+  console window): on Linux by the kernel's SIGTERM, elsewhere when the
+  pipe of its stdin closes (systems.end_with_parent). Does nothing in a
+  task started by hand.
+
+  Args:
+    environ: The task's environment.
+    job_name: 'ps' or 'worker'; a parameter server watches its stdin itself
+      (when_launcher_finishes).
   """
   launcher = environ.get(LAUNCHER_ENV)
-  if not launcher:
-    return
-  libc = ctypes.CDLL(None, use_errno=True)
-  if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-    return
-  if os.getppid() != int(launcher):
-    # The launcher died before the request was made.
-    os.kill(os.getpid(), signal.SIGTERM)
+  if launcher:
+    systems.end_with_parent(int(launcher), watch_stdin=job_name != 'ps')
 
 
 # Set in the environment of a chief the launcher starts alone, where the log
@@ -357,10 +354,12 @@ def _run_tasks(script, common, tasks, extra_env):
     try:
       with _sigint_ignored():
         for job_name, task_index in tasks:
+          # Each task's stdin is a pipe from here, whose end a task
+          # watches where the kernel does not end it with this process.
           process = subprocess.Popen(
               common + ['--job_name', job_name, '--task_index',
-                        str(task_index)], env=env,
-              stdin=subprocess.PIPE if job_name == 'ps' else None)
+                        str(task_index)], env=env, stdin=subprocess.PIPE,
+              creationflags=systems.TASK_CREATION_FLAGS)
           processes.append(process)
           (servers if job_name == 'ps' else workers).append(process)
       status = _wait_for_workers(workers, stop)
@@ -383,4 +382,6 @@ def _run_tasks(script, common, tasks, extra_env):
       return status
     finally:
       _stop_all(processes)
+      for process in processes:
+        process.stdin.close()
       shutil.rmtree(os.path.dirname(stop_file), ignore_errors=True)

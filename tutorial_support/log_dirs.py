@@ -5,9 +5,10 @@ log dir that cannot be written, is refused before TensorFlow's import.
 """
 
 import contextlib
-import fcntl
 import os
 import tempfile
+
+from tutorial_support import systems
 
 LOCK_FILE = '.lock'
 
@@ -38,10 +39,13 @@ def _not_writable(log_dir, error):
 
 
 def _in_use(log_dir, lock):
-  lock.seek(0)
-  holder = lock.read().strip() or 'unknown'
-  return OSError('--log_dir %s is in use by another run (process %s); wait '
-                 'for it to end, or name another --log_dir' % (log_dir, holder))
+  try:
+    lock.seek(0)
+    holder = ' (process %s)' % (lock.read().strip() or 'unknown')
+  except OSError:
+    holder = ''  # Windows: a locked file cannot be read by others.
+  return OSError('--log_dir %s is in use by another run%s; wait for it to '
+                 'end, or name another --log_dir' % (log_dir, holder))
 
 
 def refuse_if_unusable(log_dir):
@@ -66,8 +70,8 @@ def refuse_if_unusable(log_dir):
     return  # No run has held it yet, or hold_log_dir will say what is wrong.
   with lock:
     try:
-      fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
+      systems.lock(lock, shared=True, wait=False)
+    except systems.LockHeld:
       raise _in_use(log_dir, lock) from None
 
 
@@ -89,8 +93,8 @@ def hold_log_dir(log_dir):
     prepare_log_dir(log_dir)
     lock = open(os.path.join(log_dir, LOCK_FILE), 'a+')  # pylint: disable=consider-using-with
     try:
-      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+      systems.lock(lock, wait=False)
+    except systems.LockHeld:
       raise _in_use(log_dir, lock) from None
     lock.seek(0)
     lock.truncate()
@@ -98,6 +102,8 @@ def hold_log_dir(log_dir):
     lock.flush()
     yield
   except BaseException:
+    if lock is not None:
+      lock.close()  # First: Windows removes no file that is open.
     if created:
       _remove_if_only_ours(log_dir)
     raise

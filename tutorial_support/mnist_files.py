@@ -14,7 +14,6 @@ knows nothing of TensorFlow, nor of what the files hold past their digests.
 
 import collections
 import contextlib
-import fcntl
 import http.client
 import os
 import posixpath
@@ -30,6 +29,7 @@ import urllib.request
 import zlib
 
 from tutorial_support import mnist_store
+from tutorial_support import systems
 
 TRAIN_IMAGES = 'train-images-idx3-ubyte'
 TRAIN_LABELS = 'train-labels-idx1-ubyte'
@@ -328,45 +328,71 @@ def _ensure_directory(directory):
 # Held (flock) by a fetch while it fetches, so that a run waiting for the
 # directory can tell a fetch from a run that is only checking files.
 _FETCHING = '.mnist-fetching'
+_LOCK = '.mnist-lock'
 _POLL_SECONDS = 0.1
 
 
 @contextlib.contextmanager
 def _directory_lock(directory):
-  """Opens directory for flock, which ends with its process, however it ends.
+  """Opens the directory's lock file, whose locks end with their process.
 
   Runs checking files hold it shared; a fetch holds it alone. While it is
   held at all, no fetch but the holder's own is running: the temporary
-  files of earlier fetches are leftovers of fetches that were killed.
+  files of earlier fetches are leftovers of fetches that were killed. A
+  file, not the directory itself, as Windows opens no directory as a file.
+
+  Yields:
+    The lock file's descriptor; None in a directory this user cannot write
+    and no run has locked yet, where no fetch of this user's can write
+    either: its files are checked without a lock.
   """
+  path = os.path.join(directory, _LOCK)
   try:
-    fd = os.open(directory, os.O_RDONLY)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | systems.NO_FOLLOW, 0o666)
+  except OSError as e:
+    fd = _read_only_lock(directory, path, e)
+  try:
+    yield fd
+  finally:
+    if fd is not None:
+      os.close(fd)
+
+
+def _read_only_lock(directory, path, error):
+  """The lock file of a directory this user cannot write, or None."""
+  try:
+    os.listdir(directory)
   except OSError as e:
     raise mnist_store.StorageError('cannot open data directory %s: %s' % (
         directory, e.strerror or e)) from None
   try:
-    yield fd
-  finally:
-    os.close(fd)
+    return os.open(path, os.O_RDONLY | systems.NO_FOLLOW)
+  except FileNotFoundError:
+    return None
+  except OSError:
+    raise mnist_store.StorageError('cannot open data directory %s: %s' % (
+        directory, error.strerror or error)) from None
 
 
-def _take(fd, operation, directory):
-  """Takes flock operation on fd, saying so if it waits for a fetch.
+def _take(fd, shared, directory):
+  """Locks fd shared or alone, saying so if it waits for a fetch.
 
   A holder that is only checking files lets go within a second, unsaid; the
   wait is said once the holder is seen fetching.
   """
+  if fd is None:
+    return
   while True:
     try:
-      fcntl.flock(fd, operation | fcntl.LOCK_NB)
+      systems.lock(fd, shared=shared, wait=False)
       return
-    except BlockingIOError:
+    except systems.LockHeld:
       pass
     fetcher = _fetcher(directory)
     if fetcher:
       mnist_store.log('Waiting for the fetch of %s into %s to end'
                       % (fetcher, directory))
-      fcntl.flock(fd, operation)
+      systems.lock(fd, shared=shared)
       return
     time.sleep(_POLL_SECONDS)
 
@@ -375,13 +401,13 @@ def _fetcher(directory):
   """Names the process fetching into directory now, or None if none is."""
   try:
     fd = os.open(os.path.join(directory, _FETCHING),
-                 os.O_RDONLY | os.O_NOFOLLOW)
+                 os.O_RDONLY | systems.NO_FOLLOW)
   except OSError:
     return None
   try:
-    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-  except BlockingIOError:
-    return _lock_holder(fd)
+    systems.lock(fd, shared=True, wait=False)
+  except systems.LockHeld:
+    return systems.lock_holder(fd)
   finally:
     os.close(fd)
   return None
@@ -392,15 +418,15 @@ def _marked_fetching(directory):
   """Holds the _FETCHING file locked for as long as the fetch runs."""
   path = os.path.join(directory, _FETCHING)
   try:
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | systems.NO_FOLLOW, 0o644)
   except OSError as e:
     raise mnist_store.storage_error(directory, e) from None
   try:
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    systems.lock(fd)
     yield
   finally:
+    os.close(fd)  # First: Windows removes no file that is open.
     mnist_store.remove_quietly(path)
-    os.close(fd)
 
 
 # The names of this module's own temporary files and directories (see
@@ -410,22 +436,6 @@ _LEFTOVER = re.compile(r'\.(%s)\.[A-Za-z0-9_]+\.part$|\.npm-pack-[A-Za-z0-9_]+$'
                        r'|%s$' % ('|'.join(re.escape(name)
                                            for name in MNIST_FILES),
                                   re.escape(_FETCHING)))
-
-
-def _lock_holder(fd):
-  """Names the process that holds the flock on fd's file, from /proc/locks."""
-  st = os.fstat(fd)
-  device = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev),
-                             st.st_ino)
-  try:
-    with open('/proc/locks') as f:
-      for line in f:
-        fields = line.split()
-        if 'FLOCK' in fields and device in fields:
-          return 'process %s' % fields[fields.index(device) - 1]
-  except OSError:
-    pass
-  return 'another process'
 
 
 def _remove_leftovers(directory):
@@ -481,8 +491,11 @@ def fetch_verified_files(train_dir, sources=None, timeout=DEFAULT_TIMEOUT,
 
 
 def _remove_if_empty(directory):
-  """Removes a data directory this fetch created, if nothing came of it."""
+  """Removes a data directory this fetch created, if nothing came of it but
+  its lock file."""
   try:
+    if set(os.listdir(directory)) <= {_LOCK}:
+      mnist_store.remove_quietly(os.path.join(directory, _LOCK))
     os.rmdir(directory)
   except OSError:
     pass  # Not empty after all: what is in it stays.
@@ -491,14 +504,15 @@ def _remove_if_empty(directory):
 def _fetch_into(train_dir, files, sources, timeout, first_source):
   """fetch_verified_files' work, once train_dir exists."""
   with _directory_lock(train_dir) as fd:
-    _take(fd, fcntl.LOCK_SH, train_dir)
+    _take(fd, True, train_dir)
     _remove_leftovers(train_dir)
     paths = _verified_paths(train_dir, files, set_aside=False)
     if paths is not None:
       return paths
     # Another run may fetch first while this one waits: hence the second look.
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    _take(fd, fcntl.LOCK_EX, train_dir)
+    if fd is not None:
+      systems.unlock(fd)
+    _take(fd, False, train_dir)
     _remove_leftovers(train_dir)
     paths = _verified_paths(train_dir, files)
     missing = [name for name, path in paths.items() if path is None]

@@ -15,6 +15,7 @@ import time
 import zlib
 
 from tutorial_support import atomic_files
+from tutorial_support import systems
 
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b'\x1f\x8b'
@@ -161,10 +162,10 @@ def install_verified(stream, name, spec, directory, deadline=None):
           raise storage_error(directory, e) from None
       _hash_content(stream, name, spec, write, deadline)
       try:
-        os.fchmod(fd, atomic_files.new_file_mode())  # Not mkstemp's 0600.
+        systems.set_mode(fd, tmp, atomic_files.new_file_mode())  # Not 0600.
         out.flush()
         os.fsync(out.fileno())
-        os.replace(tmp, os.path.join(directory, name))
+        systems.replace(tmp, os.path.join(directory, name))
       except OSError as e:
         raise storage_error(directory, e) from None
   except BaseException:
@@ -197,7 +198,7 @@ def _set_aside(path, key, reason):
     # Another run may have replaced the file by a good copy meanwhile.
     if _stat_key(path) != key:
       return
-    os.rename(path, target)
+    systems.replace(path, target, rename=os.rename)
   except FileNotFoundError:
     return
   except OSError as e:

@@ -28,6 +28,8 @@ import stat
 import warnings
 
 import numpy as np
+
+from tutorial_support import systems
 from PIL import Image
 from PIL import JpegImagePlugin
 
@@ -104,7 +106,7 @@ def read_frames(path, max_frames=MAX_FRAMES):
   try:
     # Not blocking: a FIFO opened for reading would wait for a writer.
     f = open(path, 'rb', opener=lambda name, flags: os.open(
-        name, flags | os.O_NONBLOCK))
+        name, flags | systems.NO_WAIT))
   except OSError as e:
     raise UnreadablePictureError(_reason(path, e)) from None
   with f:

@@ -12,6 +12,8 @@ import signal
 import sys
 import threading
 
+from tutorial_support import systems
+
 
 class Interrupted(Exception):  # noqa: N818 (a stop asked for, not an error)
   """Stopped by a signal: args are its name, the step and the checkpoint
@@ -63,9 +65,18 @@ class StopRequest(object):
   aborted the process, or NaN reached the saved weights. Enter it before the
   session is made, so that TensorFlow's own threads inherit the block, and
   after anything that starts child processes, which would inherit it too.
+
+  Where there is no signal mask (Windows), there is nothing to block, and
+  nothing to block against: Ctrl-C and Ctrl-Break reach the process on a
+  console thread of their own, which only sets a flag, and the handler
+  runs on the main thread between two Python bytecodes, never inside the C
+  call that runs a step's ops. The first signal is then taken by poll() as
+  anywhere; a second one stops once the step's ops have returned.
   """
 
-  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+  # Ctrl-C, SIGTERM, and on Windows Ctrl-Break (SIGBREAK).
+  SIGNALS = tuple(getattr(signal, name) for name in
+                  ('SIGINT', 'SIGTERM', 'SIGBREAK') if hasattr(signal, name))
 
   def __init__(self, shield_ops=False):
     self.signal_number = None
@@ -106,7 +117,7 @@ class StopRequest(object):
         if signal.getsignal(signal_number) != signal.SIG_IGN:
           self._previous[signal_number] = signal.signal(signal_number,
                                                         self._handle)
-    if self._shield_ops:
+    if self._shield_ops and hasattr(signal, 'pthread_sigmask'):
       self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK,
                                                    self.SIGNALS)
     return self
@@ -127,8 +138,9 @@ def reader_gone():
   tools do: call it on BrokenPipeError.
 
   Returns:
-    The exit status, 128 + SIGPIPE's number. stdout then writes to
+    The exit status, 128 + SIGPIPE's number (1 on Windows, which has no
+    SIGPIPE). stdout then writes to
     /dev/null, so that Python's flush of it at exit does not complain.
   """
   os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-  return 128 + signal.SIGPIPE.value
+  return systems.reader_gone_status()

@@ -34,6 +34,7 @@ from tutorial_support import atomic_files
 from tutorial_support import checkpoints
 from tutorial_support import errors
 from tutorial_support import signals
+from tutorial_support import systems
 
 tf1 = tf.compat.v1
 
@@ -252,7 +253,7 @@ def _update_or_warn(log_dir, test_set, drawn_sprite):
     config_path = os.path.join(log_dir, _CONFIG)
     try:
       if os.path.exists(config_path):
-        os.replace(config_path, config_path + '.stale')
+        systems.replace(config_path, config_path + '.stale')
         kept = 'its configuration was set aside as %s.stale' % config_path
       else:
         kept = 'it holds no configuration'
@@ -323,7 +324,7 @@ def update_projector(log_dir, test_set, drawn_sprite=None):
   config_path = os.path.join(log_dir, _CONFIG)
   if checkpoint is None:
     if os.path.exists(config_path) and projected_digest(log_dir):
-      os.replace(config_path, config_path + '.stale')
+      systems.replace(config_path, config_path + '.stale')
     return
   digest = checkpoint_digest(checkpoint)
   if digest == projected_digest(log_dir) and os.path.exists(config_path):
@@ -383,7 +384,7 @@ def _write_config(log_dir, files, shape, tensor_name):
   projector.visualize_embeddings(staging, config)
   written = os.path.join(staging, _CONFIG)
   os.chmod(written, atomic_files.new_file_mode())
-  os.replace(written, os.path.join(log_dir, _CONFIG))
+  systems.replace(written, os.path.join(log_dir, _CONFIG))
   os.rmdir(staging)
 
 
