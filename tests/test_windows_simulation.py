@@ -13,10 +13,8 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -24,7 +22,7 @@ from PIL import Image
 
 from conftest import ROOT, USER_ENV, write_files
 from tutorial_support import mnist_files
-from test_local_cluster import alive, children
+from test_local_cluster import kill_the_launcher_and_see_its_tasks_end
 
 SIMULATION = os.path.join(ROOT, 'tests', 'windows_cpython')
 
@@ -191,32 +189,4 @@ def test_tasks_end_with_a_killed_launcher_through_their_stdin(windows_env,
                                                               tmp_path):
   # Without prctl (Windows, macOS), each task watches its stdin, a pipe
   # from the launcher that closes when the launcher ends, however it ends.
-  launcher = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'fully_connected_replica.py'),
-       '--local_workers', '1', '--fake_data', '--max_steps', str(10**6),
-       '--cluster_timeout', '5', '--log_dir', str(tmp_path / 'logs')],
-      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-      env=windows_env, start_new_session=True)
-  tasks = []
-  try:
-    line = ''
-    while not line.startswith('Worker 0: local step'):
-      line = launcher.stdout.readline()
-      assert line, 'the launcher ended before its worker trained'
-    tasks = children(launcher.pid)
-    assert len(tasks) == 2
-    launcher.send_signal(signal.SIGKILL)
-    launcher.wait()
-    deadline = time.monotonic() + 30
-    while any(alive(task) for task in tasks) and time.monotonic() < deadline:
-      time.sleep(0.2)
-    assert not [task for task in tasks if alive(task)]
-  finally:
-    for task in tasks:
-      try:
-        os.kill(task, signal.SIGKILL)
-      except ProcessLookupError:
-        pass
-    if launcher.poll() is None:
-      launcher.kill()
-      launcher.wait()
+  kill_the_launcher_and_see_its_tasks_end(windows_env, tmp_path / 'logs', 30)
