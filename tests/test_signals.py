@@ -62,6 +62,24 @@ def test_a_signal_held_until_the_end_is_taken_on_leaving():
   assert stop.signal_number == signal.SIGINT
 
 
+def test_without_a_signal_mask_the_first_signal_waits_for_poll(monkeypatch):
+  # Windows's CPython has no pthread_sigmask: the handler runs on the main
+  # thread between bytecodes, so the first signal is a request that the
+  # loop takes at poll(), and a second one stops at once.
+  monkeypatch.delattr(signal, 'pthread_sigmask')
+  before = signal.getsignal(signal.SIGINT)
+  with signals.StopRequest(shield_ops=True) as stop:
+    assert stop.poll() is None
+    signal.raise_signal(signal.SIGINT)
+    assert stop.signal_number == signal.SIGINT
+    with pytest.raises(signals.Interrupted) as stopped:
+      stop.raise_if_stopped('logs/model.ckpt-7')
+    assert stopped.value.args[:3] == ('SIGINT', 7, 'logs/model.ckpt-7')
+    with pytest.raises(KeyboardInterrupt):
+      signal.raise_signal(signal.SIGTERM)
+  assert signal.getsignal(signal.SIGINT) is before
+
+
 @pytest.mark.parametrize('log_dir_made', [False, True])
 def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve,
                                                  log_dir_made):

@@ -138,11 +138,16 @@ def rename_onto_empty_directory(source, target):
   """
   try:
     os.rename(source, target)
-  except (FileExistsError, PermissionError, IsADirectoryError):
-    if os.listdir(target):
-      raise FileExistsError(errno.EEXIST, 'not empty', target) from None
-    os.rmdir(target)
-    os.rename(source, target)
+    return
+  except OSError as e:
+    error = e
+  if os.listdir(target):
+    raise FileExistsError(errno.EEXIST, 'not empty', target) from None
+  if not isinstance(error, (FileExistsError, PermissionError,
+                            IsADirectoryError)):
+    raise error
+  os.rmdir(target)
+  os.rename(source, target)
 
 
 def link_directory(target, link):
@@ -242,6 +247,12 @@ def end_with_parent(parent_pid, watch_stdin):
 
 
 def _raise_sigterm_at_end_of_input():
+  """Waits for the end of stdin, then stops the main thread as SIGTERM does.
+
+  Sent to the main thread where threads can be signalled (macOS), so that
+  it wakes from a wait; else raised here (Windows), where the main thread
+  takes it at its next bytecode.
+  """
   stdin = os.fdopen(os.dup(0), 'rb', buffering=0)
   try:
     while stdin.read(4096):
@@ -250,7 +261,10 @@ def _raise_sigterm_at_end_of_input():
     pass
   finally:
     stdin.close()
-  signal.raise_signal(signal.SIGTERM)
+  if hasattr(signal, 'pthread_kill'):
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+  else:
+    signal.raise_signal(signal.SIGTERM)
 
 
 def ask_task_to_stop(process):
