@@ -8,7 +8,10 @@ import functools
 import gzip
 import hashlib
 import http.server
+import importlib.util
 import os
+import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -40,6 +43,50 @@ def foreign_env(env=None):
   env = os.environ if env is None else env
   return {name: value for name, value in env.items()
           if not name.startswith('COVERAGE_')}
+
+
+# What some tests need of the system, each tested as a feature; a test
+# that needs one skips where it is missing (the CI workflow runs the suite
+# on Linux, macOS and Windows), and says why.
+needs_proc = pytest.mark.skipif(
+    not os.path.exists('/proc/self/status'),
+    reason='reads /proc, which Linux alone has')
+needs_namespaces = pytest.mark.skipif(
+    not sys.platform.startswith('linux') or not shutil.which('unshare'),
+    reason='network namespaces (unshare) are Linux\'s')
+needs_unix_signals = pytest.mark.skipif(
+    not hasattr(signal, 'SIGKILL'),
+    reason='sends a process SIGTERM or SIGKILL: on Windows SIGTERM cannot be '
+    'caught and Ctrl-C comes from a console')
+needs_signal_mask = pytest.mark.skipif(
+    not hasattr(signal, 'pthread_sigmask'),
+    reason='blocks signals in threads: Windows has no signal mask')
+needs_sigpipe = pytest.mark.skipif(
+    not hasattr(signal, 'SIGPIPE'), reason='Windows has no SIGPIPE')
+needs_unix_permissions = pytest.mark.skipif(
+    not hasattr(os, 'geteuid'),
+    reason='takes access away with chmod, which Windows does not honour')
+needs_fifo = pytest.mark.skipif(not hasattr(os, 'mkfifo'),
+                                reason='Windows has no FIFOs (mkfifo)')
+needs_rlimit = pytest.mark.skipif(
+    importlib.util.find_spec('resource') is None,
+    reason='limits file sizes with setrlimit, which Windows has not')
+needs_posix_shell = pytest.mark.skipif(
+    os.name == 'nt', reason='runs sh or bash commands (the README\'s for '
+    'Linux and macOS among them), which Windows has not')
+
+
+def stop_process_group(process, force=False):
+  """Sends SIGTERM (SIGKILL if force) to the process group that process
+  leads (started with start_new_session), or, where there are no process
+  groups (Windows), ends process itself."""
+  if hasattr(os, 'killpg'):
+    try:
+      os.killpg(process.pid, signal.SIGKILL if force else signal.SIGTERM)
+    except ProcessLookupError:
+      pass
+  elif process.poll() is None:
+    process.kill()
 
 
 def run_main(main, capsys, *args):

@@ -9,7 +9,10 @@ import gzip
 import io
 import os
 import re
-import resource
+try:
+  import resource
+except ImportError:  # Windows: the tests that need it skip.
+  resource = None
 import signal
 import struct
 import subprocess
@@ -23,6 +26,7 @@ import pytest
 
 import fully_connected_feed
 import input_data
+from conftest import needs_rlimit, needs_unix_permissions
 from conftest import ROOT, USER_ENV, without_read_access, write_files
 from test_fully_connected_feed import run
 
@@ -197,6 +201,7 @@ def read_only(path):
       os.chmod(path, 0o755)
 
 
+@needs_unix_permissions
 def test_unwritable_log_dir_is_one_line(tmp_path, capsys):
   log_dir = tmp_path / 'logs'
   with read_only(log_dir):
@@ -210,6 +215,7 @@ def test_unwritable_log_dir_is_one_line(tmp_path, capsys):
   assert os.listdir(log_dir) == []
 
 
+@needs_unix_permissions
 def test_unwritable_data_dir_is_one_line(tmp_path, capsys, small_specs,
                                          small_contents):
   write_files(str(tmp_path / 'mirror'), small_contents)
@@ -226,6 +232,7 @@ def test_unwritable_data_dir_is_one_line(tmp_path, capsys, small_specs,
   assert os.listdir(data_dir) == []
 
 
+@needs_unix_permissions
 def test_unreadable_data_dir_is_one_line(tmp_path):
   data_dir = tmp_path / 'data'
   data_dir.mkdir()
@@ -257,6 +264,7 @@ def file_size_limit(limit):
     signal.signal(signal.SIGXFSZ, previous_handler)
 
 
+@needs_rlimit
 def test_full_disk_during_fetch_leaves_no_partial_file(
     tmp_path, small_specs, small_contents, capsys):
   write_files(str(tmp_path / 'mirror'), small_contents)
@@ -272,6 +280,7 @@ def test_full_disk_during_fetch_leaves_no_partial_file(
   assert not data_dir.exists()
 
 
+@needs_rlimit
 def test_full_disk_during_checkpoint_leaves_no_partial_checkpoint(tmp_path):
   def limit():
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -298,6 +307,7 @@ def test_full_disk_during_checkpoint_leaves_no_partial_checkpoint(tmp_path):
                for f in os.listdir(log_dir / 'precision' / split))
 
 
+@needs_unix_permissions
 def test_unwritable_export_dir_leaves_nothing(tmp_path, capsys):
   log_dir = tmp_path / 'logs'
   assert run(capsys, '--fake_data', '--max_steps', 2,

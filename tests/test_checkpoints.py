@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import needs_unix_permissions, needs_unix_signals
 from conftest import ROOT, USER_ENV, run_main, without_read_access
 import classify
 import fully_connected_feed
@@ -178,6 +179,7 @@ def test_a_second_run_on_a_held_log_dir_is_refused(tmp_path, capsys):
   assert checkpoints.newest_on_disk(log_dir).endswith('model.ckpt-100')
 
 
+@needs_unix_signals
 def test_a_killed_run_leaves_no_stale_lock(tmp_path, capsys):
   log_dir = str(tmp_path / 'logs')
   process = subprocess.Popen(
@@ -299,6 +301,7 @@ def test_tensorboard_keeps_the_evaluation_at_the_step_resumed(tmp_path,
       'test_predictions/image/0')] == [1000, 1200]
 
 
+@needs_unix_permissions
 @pytest.mark.parametrize('program, args', [
     ('fully_connected_feed.py', ['--max_steps', '300']),
     ('fully_connected_feed.py', ['--eval_only']),

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import needs_fifo, needs_unix_permissions
 from conftest import ROOT, USER_ENV, run_main, without_read_access
 from drawn_digits import draw_digit
 import classify
@@ -178,6 +179,7 @@ def test_an_unreadable_directory_is_one_line_and_the_rest_go_on(
                  'denied)\n' % locked)
 
 
+@needs_unix_permissions
 def test_an_unreadable_directory_as_a_user_has_it(trained, tmp_path):
   good = drawn(tmp_path, 7, 'seven.png')
   locked = tmp_path / 'locked'
@@ -264,6 +266,7 @@ def test_eval_only_prints_the_confusion_matrix(small_data_dir, tmp_path,
   assert recall_of_0 == pytest.approx(matrix[0, 0] / matrix[0].sum(), abs=1e-4)
 
 
+@needs_fifo
 def test_special_files_loops_and_odd_names_are_each_one_line(
     tmp_path, capsys):
   good = drawn(tmp_path, 7, 'seven\nline.png')
@@ -302,6 +305,7 @@ def test_special_files_loops_and_odd_names_are_each_one_line(
       'classify.py: error: /dev/null: a character device, not a regular file']
 
 
+@needs_fifo
 def test_a_fifo_is_refused_when_opened_too(tmp_path):
   # Made a FIFO after it was looked at: reading it must not wait either.
   pipe = tmp_path / 'pipe.png'

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from conftest import needs_unix_permissions
 from conftest import ROOT, USER_ENV, without_read_access
 from tutorial_support import log_dirs
 
@@ -116,6 +117,7 @@ def test_eval_only_is_never_refused_for_a_busy_log_dir(tmp_path):
   assert result.stdout == '%s\n' % tmp_path
 
 
+@needs_unix_permissions
 def test_an_unwritable_log_dir_is_refused_before_tensorflow(
     tmp_path, no_tensorflow_env):
   log_dir = tmp_path / 'logs'

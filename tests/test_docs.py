@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -32,7 +31,8 @@ import urllib.request
 import pytest
 
 import input_data
-from conftest import ROOT, USER_ENV, foreign_env
+from conftest import ROOT, USER_ENV, foreign_env, needs_posix_shell
+from conftest import stop_process_group
 from test_tensorboard_extras import free_port
 
 DOCS = ['README.md'] + sorted(
@@ -337,7 +337,7 @@ def serve_and_stop(command, repository, env, server_check):
       assert time.monotonic() < deadline, 'no answer on port %d' % port
       time.sleep(0.5)
   finally:
-    os.killpg(server.pid, signal.SIGTERM)
+    stop_process_group(server)
     server.wait(timeout=30)
     server.stdout.close()
 
@@ -376,6 +376,7 @@ def untracked(repository):
   return [line for line in status.splitlines() if line.startswith('??')]
 
 
+@needs_posix_shell
 def test_readme_commands_on_fake_data(tmp_path):
   repository = str(tmp_path / 'repository')
   copy_repository(repository)
@@ -387,6 +388,7 @@ def test_readme_commands_on_fake_data(tmp_path):
   assert untracked(repository) == []
 
 
+@needs_posix_shell
 @pytest.mark.slow
 @pytest.mark.parametrize('doc', [doc for doc in DOCS if shell_blocks(doc)])
 def test_page_commands_as_written(doc, tmp_path):

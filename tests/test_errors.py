@@ -8,6 +8,7 @@ import sys
 import pytest
 import tensorflow as tf
 
+from conftest import needs_sigpipe
 from conftest import ROOT, USER_ENV
 
 from tutorial_support import errors
@@ -44,6 +45,7 @@ def test_loss_watch_measures_a_resumed_run_from_chance(capsys):
   assert capsys.readouterr().err == ''
 
 
+@needs_sigpipe
 def test_a_reader_that_goes_away_is_a_quiet_stop(tmp_path):
   process = subprocess.Popen(
       [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),

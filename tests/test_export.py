@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 
 import input_data
+from conftest import needs_unix_signals
 from conftest import foreign_env
 from test_fully_connected_feed import run
 
@@ -124,6 +125,7 @@ def stop_during(monkeypatch, function_name, call_number=1):
   monkeypatch.setattr(fully_connected_feed, function_name, interrupted)
 
 
+@needs_unix_signals
 def test_a_stop_during_eval_only_writes_nothing_and_says_so(
     tmp_path, capsys, monkeypatch):
   log_dir, export_dir = tmp_path / 'logs', tmp_path / 'export'
@@ -137,6 +139,7 @@ def test_a_stop_during_eval_only_writes_nothing_and_says_so(
   assert 'Confusion' not in out and not export_dir.exists()
 
 
+@needs_unix_signals
 def test_a_stop_after_the_last_step_says_so_and_the_export_is_done_once(
     tmp_path, capsys, monkeypatch):
   log_dir, export_dir = tmp_path / 'logs', tmp_path / 'export'

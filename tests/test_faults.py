@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import needs_unix_signals
 from conftest import ROOT, USER_ENV, run_main
 import fully_connected_feed
 from tutorial_support import checkpoints
@@ -95,6 +96,7 @@ def kill_and_resume(fault, log_dir, capsys):
   return resume_and_check(log_dir, capsys)
 
 
+@needs_unix_signals
 @pytest.mark.parametrize('fault', DEFAULT_FAULTS)
 def test_killed_at_a_chosen_moment_resumes(fault, tmp_path, capsys):
   resumed_from = kill_and_resume(fault, tmp_path, capsys)
@@ -104,12 +106,14 @@ def test_killed_at_a_chosen_moment_resumes(fault, tmp_path, capsys):
   assert resumed_from == expected
 
 
+@needs_unix_signals
 @pytest.mark.slow
 @pytest.mark.parametrize('fault', SLOW_FAULTS)
 def test_killed_at_many_moments_resumes(fault, tmp_path, capsys):
   kill_and_resume(fault, tmp_path, capsys)
 
 
+@needs_unix_signals
 @pytest.mark.slow
 @pytest.mark.parametrize('seed', range(6))
 def test_killed_at_random_times_resumes(seed, tmp_path, capsys):
@@ -124,6 +128,7 @@ def test_killed_at_random_times_resumes(seed, tmp_path, capsys):
   resume_and_check(tmp_path, capsys)
 
 
+@needs_unix_signals
 def test_ctrl_c_saves_the_current_step_and_says_so(tmp_path):
   process = subprocess.Popen(
       [sys.executable, SCRIPT, '--fake_data', '--max_steps', '1000000',

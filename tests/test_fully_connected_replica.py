@@ -19,7 +19,8 @@ import time
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, USER_ENV
+from conftest import needs_proc, needs_unix_signals
+from conftest import ROOT, USER_ENV, stop_process_group
 
 import fully_connected_replica as replica  # pylint: disable=g-import-not-at-top
 import input_data
@@ -124,10 +125,7 @@ def checkpoint_step(log_dir):
 
 def kill_group(launcher):
   """Kills the launcher's whole process group: any task left behind."""
-  try:
-    os.killpg(launcher.pid, signal.SIGKILL)
-  except ProcessLookupError:
-    pass
+  stop_process_group(launcher, force=True)
   launcher.wait()
 
 
@@ -310,6 +308,7 @@ def test_local_cluster_trains_asynchronously_to_max_steps(tmp_path, capsys):
       str(tmp_path / 'logs')) in out
 
 
+@needs_unix_signals
 @pytest.mark.parametrize('signal_number, to_group', [
     (signal.SIGTERM, False),  # kill LAUNCHER_PID
     (signal.SIGINT, True),  # Ctrl-C in a terminal: the whole process group
@@ -362,6 +361,7 @@ def test_stopped_launcher_saves_and_stops_every_task(signal_number, to_group,
     kill_group(launcher)
 
 
+@needs_unix_signals
 @pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
 def test_parameter_server_stops_on_a_signal(signal_number, cluster):
   server = cluster.start('ps', 0)
@@ -377,6 +377,7 @@ def test_parameter_server_stops_on_a_signal(signal_number, cluster):
   assert_port_free(cluster.ps_hosts)
 
 
+@needs_unix_signals
 def test_chief_stopped_by_ctrl_c_saves_its_step_and_resumes(cluster):
   log_dir = cluster.tmp_path / 'logs'
   cluster.start('ps', 0)
@@ -602,6 +603,7 @@ def wait_for_state(pid, state):
     time.sleep(0.02)
 
 
+@needs_unix_signals
 def test_a_stop_while_the_chief_alone_evaluates_claims_no_save(
     tmp_path, cluster_at_1100):
   log_dir = copy_of(cluster_at_1100, tmp_path / 'logs')
@@ -625,6 +627,8 @@ def test_a_stop_while_the_chief_alone_evaluates_claims_no_save(
   assert len(list(log_dir.glob('events.*'))) == 1
 
 
+@needs_proc
+@needs_unix_signals
 def test_a_stop_after_the_chief_alone_ended_stops_nothing(tmp_path,
                                                           cluster_at_1100):
   log_dir = copy_of(cluster_at_1100, tmp_path / 'logs')

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import input_data
+from conftest import needs_sigpipe, needs_unix_signals
 from conftest import (ROOT, SMALL_TEST, SMALL_TRAIN, USER_ENV,
                       idx_images_bytes,
                       idx_labels_bytes, write_files)
@@ -302,6 +303,7 @@ def test_command_line_reports_failure_in_one_message(tmp_path, capsys,
   assert 'Traceback' not in err
 
 
+@needs_unix_signals
 def test_ctrl_c_during_a_fetch_is_one_line_and_leaves_nothing(tmp_path,
                                                               serve):
   server = serve(tmp_path)
@@ -326,6 +328,7 @@ def test_ctrl_c_during_a_fetch_is_one_line_and_leaves_nothing(tmp_path,
   assert not data_dir.exists()  # Made by the fetch, left empty.
 
 
+@needs_sigpipe
 def test_a_reader_that_goes_away_is_a_quiet_stop(tmp_path, monkeypatch):
   read_end, write_end = os.pipe()
   os.close(read_end)  # As `| head` does once it has its lines.

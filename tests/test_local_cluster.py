@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from conftest import needs_namespaces, needs_proc, needs_unix_signals
 from conftest import ROOT, USER_ENV
 from tutorial_support import local_cluster
 
@@ -79,10 +80,13 @@ def kill_the_launcher_and_see_its_tasks_end(env, log_dir, within_secs):
       launcher.wait()
 
 
+@needs_proc
+@needs_unix_signals
 def test_a_launcher_killed_by_sigkill_leaves_no_task_running(tmp_path):
   kill_the_launcher_and_see_its_tasks_end(USER_ENV, tmp_path / 'logs', 5 + 10)
 
 
+@needs_unix_signals
 def test_a_task_whose_launcher_died_before_it_asked_stops_at_once():
   code = ('import time; from tutorial_support import local_cluster; '
           'local_cluster.end_with_launcher({%r: "1"}, "worker"); time.sleep(30)'
@@ -114,6 +118,9 @@ def listening_ports():
   return ports
 
 
+@needs_proc
+@needs_namespaces
+@needs_unix_signals
 def test_local_workers_are_reachable_by_nothing_outside_the_run(tmp_path):
   launcher = subprocess.Popen(
       [sys.executable, SCRIPT, '--local_workers', '2', '--fake_data',

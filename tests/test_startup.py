@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from conftest import needs_unix_signals
 from conftest import ROOT, USER_ENV
 
 IMPORT = ('from tutorial_support import startup; '
@@ -45,6 +46,7 @@ def test_numpy_huge_pages_are_off_unless_asked():
   assert result.stdout == '0\n'
 
 
+@needs_unix_signals
 def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
   process = subprocess.Popen(
       [sys.executable, os.path.join(ROOT, 'fully_connected_feed.py'),

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from PIL import ImageFont
 import pytest
 
 import input_data
-from conftest import SMALL_TEST, foreign_env
+from conftest import SMALL_TEST, foreign_env, stop_process_group
 from test_fully_connected_feed import numpy_logits, restore_variables
 from test_fully_connected_feed import run, scalar_steps
 from tutorial_support import checkpoints
@@ -75,11 +74,11 @@ def tensorboard():
   yield start
   for server in servers:
     if server.poll() is None:
-      os.killpg(server.pid, signal.SIGTERM)
+      stop_process_group(server)
       try:
         server.wait(timeout=20)
       except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server, force=True)
         server.wait()
     server.stdout.close()
 

@@ -25,6 +25,9 @@ from tutorial_support import mnist_files
 from test_local_cluster import kill_the_launcher_and_see_its_tasks_end
 
 SIMULATION = os.path.join(ROOT, 'tests', 'windows_cpython')
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith('linux'),
+    reason='simulates Windows on Linux; the system itself runs the rest')
 
 
 @pytest.fixture(scope='module')
