@@ -299,4 +299,40 @@ def pytest_xdist_auto_num_workers(config):  # pylint: disable=unused-argument
   """
   if os.environ.get('PYTEST_XDIST_AUTO_NUM_WORKERS'):
     return None
-  return len(os.sched_getaffinity(0)) + 1
+  if hasattr(os, 'sched_getaffinity'):  # Linux: the cores this may use.
+    return len(os.sched_getaffinity(0)) + 1
+  return (os.cpu_count() or 1) + 1
+
+
+# In CI ($CI set), a test skipped for a reason not listed in this file
+# fails the run: a skip there hides what it did not check.
+SKIPS_ALLOWED_IN_CI = os.path.join(ROOT, 'tests', 'skips_allowed_in_ci.txt')
+_skipped = []
+
+
+def skips_allowed_in_ci():
+  """The reasons listed in SKIPS_ALLOWED_IN_CI, each line 'REASON  # WHY'."""
+  with open(SKIPS_ALLOWED_IN_CI, encoding='utf-8') as f:
+    return [line.split('  # ')[0].strip() for line in f
+            if line.strip() and not line.startswith('#')]
+
+
+def pytest_runtest_logreport(report):
+  if report.skipped and not hasattr(report, 'wasxfail'):
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else (
+        str(report.longrepr))
+    _skipped.append((report.nodeid, reason.removeprefix('Skipped: ')))
+
+
+def pytest_sessionfinish(session, exitstatus):
+  if not os.environ.get('CI') or hasattr(session.config, 'workerinput'):
+    return
+  allowed = skips_allowed_in_ci()
+  unlisted = [(node, reason) for node, reason in _skipped
+              if not any(reason.startswith(a) for a in allowed)]
+  if unlisted:
+    for node, reason in unlisted:
+      print('\nskipped in CI, and not in %s: %s: %s'
+            % (os.path.relpath(SKIPS_ALLOWED_IN_CI), node, reason))
+    if exitstatus == 0:
+      session.exitstatus = 1

@@ -242,6 +242,33 @@ def test_the_workflow_is_valid_against_githubs_schema():
   assert result.returncode == 0, result.stdout + result.stderr
 
 
+SKIP_PROBE = """
+import pytest
+def test_listed():
+  pytest.skip('Windows has no FIFOs (os.mkfifo)')
+def test_unlisted():
+  pytest.skip('for no reason anyone wrote down')
+"""
+
+
+@pytest.mark.parametrize('tests, status', [('test_listed', 0),
+                                           ('test_unlisted', 1)])
+def test_in_ci_a_skip_fails_unless_its_reason_is_listed(tests, status,
+                                                        tmp_path):
+  probe = os.path.join(ROOT, 'tests', 'test_skip_probe_%s.py' % tmp_path.name)
+  with open(probe, 'w', encoding='utf-8') as f:
+    f.write(SKIP_PROBE)
+  try:
+    result = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-n', '0',
+         '-k', tests, probe], capture_output=True, text=True, cwd=ROOT,
+        env=dict(foreign_env(), CI='true'), timeout=120, check=False)
+  finally:
+    os.remove(probe)
+  assert result.returncode == status, result.stdout
+  assert ('skipped in CI, and not in' in result.stdout) == bool(status)
+
+
 def test_every_page_is_linked_from_the_readme():
   with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
     readme = f.read()
