@@ -26,15 +26,22 @@ IMAGE_SIZE = 28
 IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
 
-def _fully_connected(inputs, fan_in, fan_out, scope):
-  """Adds one layer, inputs @ weights + biases, under name scope `scope`."""
+def _fully_connected(inputs, fan_in, fan_out, scope, activation=None):
+  """Adds one layer under name scope `scope`: activation(inputs @ weights +
+  biases), or the sum alone without an activation.
+
+  Everything the layer adds, its ReLU included, is inside the scope, so the
+  graph's nodes are the tutorial's: hidden1/MatMul, hidden1/add and
+  hidden1/Relu in the box TensorBoard draws for hidden1.
+  """
   with tf.name_scope(scope):
     weights = tf1.Variable(
         tf1.truncated_normal([fan_in, fan_out],
                              stddev=1.0 / math.sqrt(float(fan_in))),
         name='weights')
     biases = tf1.Variable(tf.zeros([fan_out]), name='biases')
-    return tf.matmul(inputs, weights) + biases
+    outputs = tf.matmul(inputs, weights) + biases
+    return activation(outputs) if activation else outputs
 
 
 def inference(images, hidden1_units, hidden2_units):
@@ -49,10 +56,10 @@ def inference(images, hidden1_units, hidden2_units):
     softmax_linear: Output tensor with the computed logits, [batch_size,
       NUM_CLASSES].
   """
-  hidden1 = tf.nn.relu(
-      _fully_connected(images, IMAGE_PIXELS, hidden1_units, 'hidden1'))
-  hidden2 = tf.nn.relu(
-      _fully_connected(hidden1, hidden1_units, hidden2_units, 'hidden2'))
+  hidden1 = _fully_connected(images, IMAGE_PIXELS, hidden1_units, 'hidden1',
+                             tf.nn.relu)
+  hidden2 = _fully_connected(hidden1, hidden1_units, hidden2_units, 'hidden2',
+                             tf.nn.relu)
   return _fully_connected(hidden2, hidden2_units, NUM_CLASSES,
                           'softmax_linear')
 
@@ -67,7 +74,8 @@ def loss(logits, labels):
   Returns:
     loss: Loss tensor of type float32, the mean cross entropy of the batch.
   """
-  labels = tf.cast(labels, tf.int64)
+  # tf.to_int64 of the tutorial's day, under the name it gave the op.
+  labels = tf.cast(labels, tf.int64, name='ToInt64')
   cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
       labels=labels, logits=logits, name='xentropy')
   return tf.reduce_mean(cross_entropy, name='xentropy_mean')

@@ -55,6 +55,57 @@ def test_ops_and_summary_names(graph):
   assert [s.op.name for s in summaries] == ['loss']
 
 
+def build_all(batch_size=100):
+  """inference, loss, training and evaluation, as run_training builds them."""
+  images, labels, logits, loss, train_op = build(batch_size=batch_size)
+  mnist.evaluation(logits, labels)
+  return images, labels, logits, loss, train_op
+
+
+# The nodes that the tutorial's own code (its mnist.py's inference, loss,
+# training and evaluation on placeholders of batch 100) adds on TensorFlow
+# 2.21, with their op types: every layer's ops in its name scope, the ReLU
+# too, and the gradients named after them.
+LAYER_NODES = {
+    '%s/weights': 'VarHandleOp', '%s/biases': 'VarHandleOp',
+    '%s/MatMul': 'MatMul', '%s/add': 'AddV2',
+    'gradients/%s/MatMul_grad/MatMul': 'MatMul',
+    'gradients/%s/MatMul_grad/MatMul_1': 'MatMul',
+    'gradients/%s/add_grad/Sum': 'Sum',
+    'GradientDescent/update_%s/weights/ResourceApplyGradientDescent':
+        'ResourceApplyGradientDescent',
+}
+HIDDEN_NODES = {'%s/Relu': 'Relu',
+                'gradients/%s/Relu_grad/ReluGrad': 'ReluGrad'}
+OTHER_NODES = {
+    'ToInt64': 'Cast',
+    'xentropy/xentropy': 'SparseSoftmaxCrossEntropyWithLogits',
+    'xentropy_mean': 'Mean', 'loss': 'ScalarSummary',
+    'gradients/xentropy_mean_grad/truediv': 'RealDiv',
+    'gradients/xentropy/xentropy_grad/mul': 'Mul',
+    'global_step': 'VarHandleOp', 'GradientDescent': 'AssignAddVariableOp',
+    'in_top_k/InTopKV2': 'InTopKV2', 'Sum': 'Sum',
+}
+# Every name at the top of the tutorial's graph: the scopes and the loose ops.
+TOP_LEVEL = {'Placeholder', 'Placeholder_1', 'hidden1', 'hidden2',
+             'softmax_linear', 'ToInt64', 'xentropy', 'xentropy_mean', 'loss',
+             'global_step', 'gradients', 'GradientDescent', 'in_top_k',
+             'Cast', 'Const', 'Const_1', 'Sum'}
+
+
+def test_the_graph_is_the_tutorials_node_by_node(graph):
+  build_all()
+  types = {op.name: op.type for op in graph.get_operations()}
+  expected = dict(OTHER_NODES)
+  for scope in ('hidden1', 'hidden2', 'softmax_linear'):
+    layer = dict(LAYER_NODES, **(HIDDEN_NODES if scope != 'softmax_linear'
+                                 else {}))
+    expected.update({name % scope: op for name, op in layer.items()})
+  assert {name: types.get(name) for name in expected} == expected
+  assert {name.split('/')[0] for name in types} == TOP_LEVEL
+  assert len(types) == 142  # As many as the tutorial's code adds.
+
+
 def test_initial_weights_are_truncated_normal_and_biases_zero(graph):
   build(hidden1=256, hidden2=64)
   with tf1.Session() as sess:
