@@ -262,7 +262,8 @@ def test_in_ci_a_skip_fails_unless_its_reason_is_listed(tests, status,
     result = subprocess.run(
         [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-n', '0',
          '-k', tests, probe], capture_output=True, text=True, cwd=ROOT,
-        env=dict(foreign_env(), CI='true'), timeout=120, check=False)
+        env=dict(foreign_env(), CI='true', PYTEST_ADDOPTS=''), timeout=120,
+        check=False)
   finally:
     os.remove(probe)
   assert result.returncode == status, result.stdout
