@@ -64,8 +64,9 @@ NOT_RUN = {
 # How each command runs: `fast` is what the default suite appends (None: the
 # slow suite only), `slow` what the slow suite appends to shorten a long
 # command, `status` the exit status the text promises, `server` what a
-# server must answer (True: the log dir's own run; 'hparams': the sweep's
-# three runs, each with its settings and metrics, in the HParams plugin).
+# server must answer (True: the README's run, in HParams too, named by its
+# log dir and with its four metrics; 'hparams': the sweep's three runs, each
+# with its settings and metrics).
 Run = collections.namedtuple('Run', 'fast slow status server')
 Run.__new__.__defaults__ = ('', '', 0, False)
 FAKE = ' --fake_data'
@@ -73,7 +74,7 @@ RUNS = {
     'python fully_connected_feed.py': Run(fast=FAKE),
     'python fully_connected_feed.py --eval_only': Run(fast=FAKE),
     'python fully_connected_feed.py --export_dir exports': Run(fast=FAKE),
-    'tensorboard --logdir logs/fully_connected_feed': Run(server=True),
+    'tensorboard --logdir logs': Run(server=True),
     'python classify.py photos/seven.jpg drawings/': Run(),
     'saved_model_cli show --dir exports/1 --all': Run(),
     'python -c "import numpy as np; np.save(\'ones.npy\', np.ones((2, 784), '
@@ -372,7 +373,8 @@ def answers(port, server):
   base = 'http://127.0.0.1:%d/data/' % port
   if server is True:
     with urllib.request.urlopen(base + 'runs', timeout=10) as response:
-      return b'"."' in response.read()
+      if b'"fully_connected_feed"' not in response.read():
+        return False
   request = urllib.request.Request(
       base + 'plugin/hparams/session_groups', method='POST',
       headers={'Content-Type': 'application/json'},
@@ -381,6 +383,9 @@ def answers(port, server):
                        'allowedStatuses': ['STATUS_UNKNOWN']}).encode())
   with urllib.request.urlopen(request, timeout=10) as response:
     groups = json.loads(response.read()).get('sessionGroups', [])
+  if server is True:
+    return [(group['name'], len(group['metricValues'])) for group in
+            groups] == [('logs/fully_connected_feed', 4)]
   rates = sorted(group['hparams']['learning_rate'] for group in groups)
   metrics = [sorted(metric['name'].get('group', '') for metric in
                     group['metricValues']) for group in groups]

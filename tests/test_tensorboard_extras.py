@@ -411,6 +411,8 @@ def test_hparams_compares_runs_by_their_flags_and_final_figures(
   groups = session_groups(url, server)
   by_run = {group['sessions'][0]['name']: group for group in groups}
   assert sorted(by_run) == ['a', 'b']
+  for name, group in by_run.items():  # Named by the log dir, not a hash.
+    assert group['name'] == str(tmp_path / 'sweep' / name)
   assert by_run['a']['hparams'] == {
       'learning_rate': 0.05, 'batch_size': 100.0, 'hidden1': 128.0,
       'hidden2': 32.0, 'max_steps': 30.0, 'seed': 4.0, 'fake_data': True}

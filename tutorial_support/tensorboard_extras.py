@@ -161,7 +161,9 @@ def write_hparams(writer, flags, first_step):
   by their metrics, which it finds by itself: the last `loss` of the run
   and the last `precision` of each split's run. Each run writes them, but
   TensorBoard keeps the first it reads in a log dir (summary metadata is
-  read once per tag): a resumed run shows the settings it began with.
+  read once per tag): a resumed run shows the settings it began with. The
+  row is named by the log dir as given (its trial ID), where TensorBoard
+  would name it by a hash of the settings.
 
   Args:
     writer: The FileWriter of the training run.
@@ -170,8 +172,9 @@ def write_hparams(writer, flags, first_step):
   """
   values = {name: getattr(flags, name) for name in HPARAM_FLAGS
             if getattr(flags, name) is not None}  # No seed: no value.
-  writer.add_summary(hparams_summary.hparams_pb(values).SerializeToString(),
-                     first_step)
+  summary = hparams_summary.hparams_pb(
+      values, trial_id=os.path.normpath(flags.log_dir))
+  writer.add_summary(summary.SerializeToString(), first_step)
 
 
 def write_evaluation_summaries(writer, split_writers, sess, model, test_set,
