@@ -415,9 +415,9 @@ def test_hparams_compares_runs_by_their_flags_and_final_figures(
     assert group['name'] == str(tmp_path / 'sweep' / name)
   assert by_run['a']['hparams'] == {
       'learning_rate': 0.05, 'batch_size': 100.0, 'hidden1': 128.0,
-      'hidden2': 32.0, 'max_steps': 30.0, 'seed': 4.0, 'fake_data': True}
+      'hidden2': 32.0, 'max_steps': 30.0, 'seed': '4', 'fake_data': True}
   assert by_run['b']['hparams']['hidden2'] == 16.0
-  assert 'seed' not in by_run['b']['hparams']  # None is no setting.
+  assert by_run['b']['hparams']['seed'] == 'random'  # No --seed.
   for name, group in by_run.items():
     values = {metric['name'].get('group', ''): metric['value']
               for metric in group['metricValues']}

@@ -170,8 +170,11 @@ def write_hparams(writer, flags, first_step):
     flags: The parsed command line.
     first_step: The global step the run starts from.
   """
-  values = {name: getattr(flags, name) for name in HPARAM_FLAGS
-            if getattr(flags, name) is not None}  # No seed: no value.
+  values = {name: getattr(flags, name) for name in HPARAM_FLAGS}
+  # A run without --seed has a value too, so that the dashboard sees the
+  # seed differ between it and a seeded run (it compares only the values
+  # it has), and shows that column first.
+  values['seed'] = 'random' if flags.seed is None else str(flags.seed)
   summary = hparams_summary.hparams_pb(
       values, trial_id=os.path.normpath(flags.log_dir))
   writer.add_summary(summary.SerializeToString(), first_step)
