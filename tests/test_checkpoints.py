@@ -228,9 +228,10 @@ def test_a_checkpoint_of_other_data_is_refused_either_way(
                log_dir)[0] == 0
     before = log_dir_contents(log_dir)
     for max_steps in 100, 200:  # Nothing to train, then more to train.
-      status, _, err = run(capsys, *data, '--max_steps', max_steps,
-                           '--log_dir', log_dir)
+      status, out, err = run(capsys, *data, '--max_steps', max_steps,
+                             '--log_dir', log_dir)
       assert status == 2
+      assert out == ''  # Refused before any 'Resuming from' line.
       assert err == (
           'fully_connected_feed.py: error: %s was trained on %s, and this '
           'run reads %s (give --fake_data a --log_dir of its own)\n'

@@ -183,15 +183,39 @@ def test_a_climbing_loss_is_warned_of_once(small_data_dir, tmp_path, capsys,
                   r'\(try a smaller --learning_rate\)$', lines[0])
 
 
-def test_checkpoint_of_another_network_is_a_clear_error(tmp_path, capsys):
+def test_sizes_other_than_the_checkpoints_are_refused_before_resuming(
+    tmp_path, capsys):
   log_dir = str(tmp_path / 'logs')
   assert run(capsys, '--fake_data', '--max_steps', 1, '--hidden1', 16,
              '--log_dir', log_dir)[0] == 0
-  status, _, err = run(capsys, '--fake_data', '--max_steps', 2,
-                       '--hidden1', 32, '--log_dir', log_dir)
+  status, out, err = run(capsys, '--fake_data', '--max_steps', 2,
+                         '--hidden1', 32, '--log_dir', log_dir)
   assert status == 2
-  assert len(err.strip().splitlines()) == 1
-  assert 'hidden1/weights is [784, 16] there but [784, 32]' in err
+  assert out == ''  # No 'Resuming from' before the refusal.
+  assert err == (
+      'fully_connected_feed.py: error: --log_dir %s holds a checkpoint of '
+      '16-32 hidden units (model.ckpt-1), and --hidden1 is 32 (leave '
+      '--hidden1 and --hidden2 out to resume it, or name another --log_dir)\n'
+      % log_dir)
+  assert tf1.train.latest_checkpoint(log_dir).endswith('model.ckpt-1')
+
+
+def test_a_resume_takes_the_checkpoints_sizes_unless_given(tmp_path,
+                                                           capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, '--fake_data', '--max_steps', 10, '--hidden1', 16,
+             '--hidden2', 8, '--log_dir', log_dir)[0] == 0
+  status, out, _ = run(capsys, '--fake_data', '--max_steps', 20,
+                       '--log_dir', log_dir)
+  assert status == 0
+  assert out.startswith('Resuming from %s at step 10\n' % os.path.join(
+      log_dir, 'model.ckpt-10'))
+  # The same sizes, given, are the checkpoint's own: no refusal.
+  assert run(capsys, '--fake_data', '--max_steps', 30, '--hidden1', 16,
+             '--hidden2', 8, '--log_dir', log_dir)[0] == 0
+  shapes = dict(tf.train.list_variables(log_dir))
+  assert shapes['hidden1/weights'] == [784, 16]
+  assert shapes['hidden2/weights'] == [16, 8]
 
 
 @pytest.mark.parametrize('args, flag', [

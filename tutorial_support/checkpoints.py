@@ -229,6 +229,43 @@ def latest_checkpoint(log_dir, set_aside_damaged=False):
   return None
 
 
+def sizes_to_resume(flags, train_set):
+  """Checks the checkpoint a training run will resume, before it says so.
+
+  It must have been trained on data of train_set's kind; its hidden sizes
+  are the run's, unless --hidden1 or --hidden2 are given, and then they
+  must be its own. Damaged newer checkpoints are set aside.
+
+  Args:
+    flags: The parsed command line: log_dir, hidden1, hidden2, and given,
+      the names of the flags given.
+    train_set: The training DataSet of this run.
+
+  Returns:
+    The (hidden1, hidden2) sizes to train with.
+
+  Raises:
+    errors.UsageError: If the checkpoint was trained on the other kind of
+      data, or has other sizes than those given.
+    errors.NoCheckpointError: If there are checkpoints and none restores.
+  """
+  checkpoint = latest_checkpoint(flags.log_dir, set_aside_damaged=True)
+  if checkpoint is None:
+    return flags.hidden1, flags.hidden2
+  check_trained_on(checkpoint, train_set)
+  saved = hidden_sizes(checkpoint)
+  for name, saved_size in zip(('hidden1', 'hidden2'), saved):
+    if name in getattr(flags, 'given', ()) and (
+        getattr(flags, name) != saved_size):
+      raise errors.UsageError(
+          '--log_dir %s holds a checkpoint of %d-%d hidden units (%s), and '
+          '--%s is %d (leave --hidden1 and --hidden2 out to resume it, or '
+          'name another --log_dir)' % (
+              flags.log_dir, saved[0], saved[1], os.path.basename(checkpoint),
+              name, getattr(flags, name)))
+  return saved
+
+
 def restore_or_initialize(sess, saver, log_dir, global_step):
   """Restores the latest checkpoint in log_dir, or initializes the variables.
 

@@ -139,6 +139,14 @@ def _why_not_creatable(path):
   return None
 
 
+class _Given(argparse.Action):
+  """Stores a flag's value, and its name in the namespace's set `given`."""
+
+  def __call__(self, parser, namespace, values, option_string=None):
+    setattr(namespace, self.dest, values)
+    namespace.given = namespace.given | {self.dest}
+
+
 def add_training_flags(parser, default_log_dir):
   """Adds the flags of the network, its training and its data to parser."""
   parser.add_argument('--learning_rate', type=_rate_flag, default=0.01,
@@ -146,12 +154,16 @@ def add_training_flags(parser, default_log_dir):
   parser.add_argument('--max_steps', type=int_flag(1, MAX_STEPS),
                       default=2000,
                       help='Global step to train up to. (default: %(default)s)')
+  # A resumed run takes its checkpoint's sizes where these are not given.
+  parser.set_defaults(given=frozenset())
   parser.add_argument('--hidden1', type=int_flag(1, MAX_UNITS), default=128,
-                      help='Number of units in hidden layer 1. '
-                      '(default: %(default)s)')
+                      action=_Given, help='Number of units in hidden layer 1. '
+                      '(default: %(default)s, or the checkpoint\'s when '
+                      'resuming)')
   parser.add_argument('--hidden2', type=int_flag(1, MAX_UNITS), default=32,
-                      help='Number of units in hidden layer 2. '
-                      '(default: %(default)s)')
+                      action=_Given, help='Number of units in hidden layer 2. '
+                      '(default: %(default)s, or the checkpoint\'s when '
+                      'resuming)')
   parser.add_argument('--batch_size', type=int_flag(1, MAX_UNITS),
                       default=100, help='Batch size; must not exceed the '
                       'smallest split (5000 examples, 10000 with --fake_data). '
