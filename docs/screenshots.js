@@ -1,7 +1,7 @@
 // Takes the README's three TensorBoard screenshots, as a person would see them.
 //
-// With a default run's log dir served by `tensorboard --logdir
-// logs/fully_connected_feed --port 6006`, Debian's chromium installed, and
+// With a default run (--seed 5) under logs/ served by `tensorboard --logdir
+// logs --port 6006`, Debian's chromium installed, and
 // playwright-core from npm (npm install playwright-core@1.64.1):
 //   node docs/screenshots.js
 const { chromium } = require('playwright-core');
