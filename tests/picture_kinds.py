@@ -186,6 +186,134 @@ def small_thumbnail(ink, rng):
   return _gray(0.9 - 0.75 * strokes), 'png'
 
 
+# --------------------------------------- a sheet of paper, photographed ----
+
+# Pens, as RGB, and how much of the paper shows through their stroke.
+PENS = {'blue': ((0.08, 0.12, 0.5), 0.0), 'black': ((0.07, 0.07, 0.09), 0.0),
+        'pencil': ((0.32, 0.32, 0.35), 0.25)}
+RULING_COLOURS = ((0.55, 0.7, 0.95), (0.6, 0.6, 0.62), (0.45, 0.6, 0.9))
+MARGIN_COLOUR = (0.92, 0.45, 0.45)
+
+
+def _sheet(ink, rng, size, rulings):
+  """A sheet of size (height, width) with the digit written on it: RGB."""
+  height, width = size
+  paper = rng.uniform(0.82, 0.97) * np.array(
+      [1.0, rng.uniform(0.96, 1.0), rng.uniform(0.88, 0.98)])
+  sheet = np.ones(size + (3,), np.float32) * paper
+  spacing = int(rng.integers(30, 81)) if rulings == 'ruled' else int(
+      rng.integers(22, 46))
+  if rulings:
+    colour = np.array(RULING_COLOURS[int(rng.integers(len(RULING_COLOURS)))])
+    line = np.zeros(size, np.float32)
+    thick = int(rng.integers(1, 4 if rulings == 'ruled' else 3))
+    start = int(rng.integers(0, spacing))
+    for row in range(start, height, spacing):
+      line[row:row + thick] = 1
+    if rulings == 'squared':
+      for col in range(int(rng.integers(0, spacing)), width, spacing):
+        line[:, col:col + thick] = 1
+    elif rng.integers(2):  # A margin line.
+      margin = int(width * rng.uniform(0.08, 0.15))
+      sheet[:, margin:margin + 2] = MARGIN_COLOUR * paper
+    sheet = sheet * (1 - line[..., None]) + colour * paper * line[..., None]
+  # The digit's height: one or two rulings' worth on ruled paper.
+  share = (spacing * rng.uniform(1.3, 2.4) / height if rulings == 'ruled'
+           else rng.uniform(0.15, 0.35))
+  # Written clear of the sheet's edges, and of a margin line at the left.
+  top, left = int(height * 0.06), int(width * 0.18)
+  bottom, right = height - top, width - int(width * 0.06)
+  strokes = np.zeros(size, np.float32)
+  strokes[top:bottom, left:right] = _placed(
+      ink, (bottom - top, right - left), min(share * height / (bottom - top),
+                                             0.9), rng)
+  pen, shows = PENS[('blue', 'black', 'pencil')[int(rng.integers(3))]]
+  opacity = strokes * (1 - shows)
+  return sheet * (1 - opacity[..., None]) + np.array(pen) * opacity[..., None]
+
+
+def _photographed(picture, rng):
+  """A phone's soft focus, sensor noise and JPEG."""
+  picture = picture + rng.normal(0, rng.uniform(0.008, 0.025), picture.shape)
+  image = _rgb(picture).filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.8)))
+  return _jpeg(image, int(rng.integers(78, 92))), 'jpg'
+
+
+def _with_shadow(picture, rng):
+  """A soft-edged shadow across part of the picture, as a hand casts."""
+  height, width = picture.shape[:2]
+  angle = rng.uniform(0, 2 * np.pi)
+  rows, cols = np.mgrid[0:height, 0:width]
+  along = (cols - width / 2) * np.cos(angle) + (rows - height / 2) * np.sin(
+      angle)
+  edge = rng.uniform(-0.3, 0.3) * min(height, width)
+  softness = rng.uniform(25, 70)  # A penumbra, several pixels wide.
+  shade = 1 - rng.uniform(0.2, 0.4) / (1 + np.exp(-(along - edge) / softness))
+  return picture * shade[..., None]
+
+
+def _on_desk(sheet, rng, turn):
+  """The sheet on a darker desk, turned by up to turn degrees, a share of it
+  off the picture on some sides: RGB."""
+  sheet_height, sheet_width = sheet.shape[:2]
+  height = int(sheet_height / rng.uniform(0.6, 0.85))
+  width = int(sheet_width / rng.uniform(0.6, 0.85))
+  desk_tone = rng.uniform(0.12, 0.5)
+  desk_colour = desk_tone * np.array(
+      [1.0, rng.uniform(0.7, 1.0), rng.uniform(0.45, 1.0)])
+  rows, cols = np.mgrid[0:height, 0:width] / float(max(height, width))
+  grain = 1 + 0.06 * np.sin(rng.uniform(20, 60) * rows + 3 * np.sin(
+      rng.uniform(2, 6) * cols))
+  desk = desk_colour * grain[..., None]
+  angle = rng.uniform(-turn, turn)
+  layer = Image.fromarray(np.uint8(np.round(255 * np.clip(sheet, 0, 1))),
+                          'RGB').rotate(angle, Image.Resampling.BILINEAR,
+                                        expand=True)
+  mask = Image.new('L', (sheet_width, sheet_height), 255).rotate(
+      angle, Image.Resampling.BILINEAR, expand=True)
+  # Some sides of the sheet run off the picture, the others show the desk.
+  top = int(rng.uniform(-0.15, 1.0) * max(1, height - layer.height))
+  left = int(rng.uniform(-0.15, 1.0) * max(1, width - layer.width))
+  photo = _rgb(desk)
+  photo.paste(layer, (left, top), mask)
+  return np.asarray(photo, np.float32) / 255.0
+
+
+def _sheet_size(rng):
+  side = int(rng.integers(520, 760))
+  return side, int(side * rng.uniform(0.75, 1.3))
+
+
+def sheet_on_desk(ink, rng):
+  """A plain sheet on a darker desk, straight or nearly."""
+  return _photographed(_on_desk(_sheet(ink, rng, _sheet_size(rng), None),
+                                rng, 3), rng)
+
+
+def ruled_page(ink, rng):
+  """A page of a ruled notebook filling the picture: lines every 30 to 80
+  pixels, sometimes a margin line; blue, black or pencil."""
+  return _photographed(_sheet(ink, rng, _sheet_size(rng), 'ruled'), rng)
+
+
+def squared_page(ink, rng):
+  """Squared paper filling the picture, a grid every 22 to 45 pixels."""
+  return _photographed(_sheet(ink, rng, _sheet_size(rng), 'squared'), rng)
+
+
+def turned_sheet_in_shadow(ink, rng):
+  """A sheet turned by up to 15 degrees on a desk, a shadow across it."""
+  photo = _on_desk(_sheet(ink, rng, _sheet_size(rng), None), rng, 15)
+  return _photographed(_with_shadow(photo, rng), rng)
+
+
+def notebook_on_desk(ink, rng):
+  """All at once: a ruled or squared page, turned, on a desk, in a shadow."""
+  rulings = ('ruled', 'squared')[int(rng.integers(2))]
+  photo = _on_desk(_sheet(ink, rng, _sheet_size(rng), rulings), rng, 15)
+  return _photographed(_with_shadow(photo, rng), rng)
+
+
 # Name, function and what a reader sees it as; the order of the tables.
 KINDS = (
     ('mnist', mnist_png, "MNIST's own 28 x 28 picture, PNG"),
@@ -201,4 +329,11 @@ KINDS = (
     ('16bit', sixteen_bit_png, '16-bit grayscale PNG'),
     ('float', float_tiff, 'float TIFF'),
     ('thumbnail', small_thumbnail, 'small picture, digit 14-24 px high'),
+    ('desk', sheet_on_desk, 'photo: a sheet on a darker desk'),
+    ('ruled', ruled_page, 'photo: ruled notebook paper'),
+    ('squared', squared_page, 'photo: squared paper'),
+    ('turned', turned_sheet_in_shadow,
+     'photo: a sheet turned on a desk, in a shadow'),
+    ('notebook', notebook_on_desk,
+     'photo: ruled or squared, turned, on a desk, in a shadow'),
 )

@@ -9,9 +9,13 @@ preprocess() returns one by one:
 
   gray:     the picture as gray levels, at most 1024 pixels a side
             (tutorial_support/picture_files.py reads it);
+  page:     where a sheet of paper lies on a darker desk, the sheet alone,
+            turned straight (tutorial_support/paper_pages.py);
   ink:      light ink on dark, the background taken away: the paper's level
             is estimated at a scale larger than any stroke (so a shadow
             across the page is paper too) and divided out;
+  unruled:  a ruled or squared page's printed lines taken out, the strokes
+            that cross them kept whole (paper_pages.py);
   levelled: the noise of the background (grain, sensor noise) measured and
             taken as no ink; the strokes' own level made full ink, their
             antialiased edges kept as the grey they are;
@@ -35,6 +39,7 @@ from PIL import Image
 from PIL import ImageFilter
 
 from tutorial_support import atomic_files
+from tutorial_support import paper_pages
 from tutorial_support import picture_files
 
 MNIST_SIZE = 28
@@ -67,7 +72,8 @@ THIN_SHARE = 0.6
 RINGING = 0.02
 
 Stages = collections.namedtuple('Stages', [
-    'gray', 'ink', 'levelled', 'cropped', 'evened', 'scaled', 'centred'])
+    'gray', 'page', 'ink', 'unruled', 'levelled', 'cropped', 'evened',
+    'scaled', 'centred'])
 
 
 class NotADigitError(ValueError):
@@ -226,7 +232,8 @@ def digit_mask(ink):
   middle, noise = noise_of(means)
   above = means - (middle + (NOISE_SIGMAS + 1) * noise)
   labels = _components(above > 0)
-  weights = np.bincount(labels.ravel(), weights=np.maximum(above, 0).ravel())
+  weights = np.bincount(labels.ravel(),
+                        weights=np.square(np.maximum(above, 0)).ravel())
   weights[0] = 0
   if not weights.max() > 0:
     raise NotADigitError('no ink found (a blank page?)')
@@ -379,16 +386,18 @@ def centre_by_mass(scaled, size=MNIST_SIZE):
 
 def preprocess(gray):
   """Runs every stage on a gray image; returns them all, as Stages."""
-  ink = as_ink(gray)
-  levels = measure_ink(ink)
-  levelled = level(ink, levels)
+  page = paper_pages.find_page(gray)
+  ink = as_ink(page)
+  unruled = paper_pages.remove_rulings(ink, noise_of(ink)[1])
+  levels = measure_ink(unruled)
+  levelled = level(unruled, levels)
   contrast = levels.strokes - levels.background
   cropped = crop_to_ink(levelled, levels.noise / contrast)
   evened = even_strokes(cropped)
-  grain = noise_at_scale(ink, levels.mask,
+  grain = noise_at_scale(unruled, levels.mask,
                          max(cropped.shape) / float(DIGIT_BOX))
   scaled = scale_into_box(evened, grain / contrast)
-  return Stages(gray, ink, levelled, cropped, evened, scaled,
+  return Stages(gray, page, ink, unruled, levelled, cropped, evened, scaled,
                 centred=centre_by_mass(scaled))
 
 

@@ -1,0 +1,104 @@
+"""Tests of tutorial_support.paper_pages: the sheet found on a desk, and a
+notebook's rulings taken out of the ink."""
+
+import numpy as np
+from PIL import Image
+
+from tutorial_support import paper_pages
+
+PAPER, DESK, INK = 0.9, 0.3, 0.15
+
+
+def sheet_on_desk(turn=0.0, size=(600, 800), sheet=(360, 480), at=(90, 120)):
+  """A light sheet with a dark vertical stroke, turned by turn degrees, on
+  a darker desk: gray [h, w]."""
+  page = np.full(sheet, PAPER, np.float32)
+  page[100:260, 230:250] = INK
+  layer = Image.fromarray(page, 'F').rotate(turn, expand=True, fillcolor=-1)
+  picture = np.full(size, DESK, np.float32)
+  layer = np.asarray(layer)
+  top, left = at
+  region = picture[top:top + layer.shape[0], left:left + layer.shape[1]]
+  picture[top:top + layer.shape[0], left:left + layer.shape[1]] = np.where(
+      layer >= 0, layer, region)
+  return picture
+
+
+def test_the_desk_around_a_sheet_is_cut_away():
+  page = paper_pages.find_page(sheet_on_desk())
+  assert page.shape[0] < 380 and page.shape[1] < 500
+  assert page.shape[0] > 330 and page.shape[1] > 450
+  # What is left is paper and the stroke: no desk.
+  assert np.mean(page < (PAPER + DESK) / 2) < 0.03
+  assert page.min() < 0.3  # The stroke is kept.
+
+
+def test_a_turned_sheet_is_found_and_turned_straight():
+  turned = sheet_on_desk(turn=12.0, at=(40, 90))
+  found = paper_pages.page_mask(turned)
+  assert found is not None
+  assert abs(paper_pages.sheet_angle(found[0]) + 12.0) < 1.5
+  page = paper_pages.find_page(turned)
+  dark = page < (PAPER + INK) / 2
+  columns = np.flatnonzero(dark.any(axis=0))
+  # The stroke stands upright again: a column's width, not a slant's.
+  assert columns[-1] - columns[0] < 35
+  assert np.mean(page < (PAPER + DESK) / 2) < 0.05
+
+
+def test_pictures_without_a_desk_are_left_as_they_are():
+  rng = np.random.default_rng(3)
+  plain = np.full((300, 400), PAPER, np.float32)
+  plain[50:250, 180:200] = INK  # A stroke from near edge to near edge.
+  plain[0:120, 0:30] = INK  # A thick stroke that runs off the picture.
+  shadow = plain * np.where(np.arange(400) < 200, 1.0, 0.6)[None, :]
+  soft = plain * (1 - 0.4 / (1 + np.exp(-(np.arange(400) - 200) / 30.0)))
+  mnist = np.zeros((28, 28), np.float32)
+  mnist[4:24, 12:16] = 1.0  # Light ink on black: the ink is no sheet.
+  noisy = plain + rng.normal(0, 0.02, plain.shape).astype(np.float32)
+  for gray in plain, soft, mnist, noisy:
+    assert paper_pages.find_page(gray) is gray
+  # A shadow's sharp edge across the page reaches less of the edge than a
+  # desk would.
+  assert paper_pages.page_mask(shadow) is None
+
+
+def ruled_ink(turn=0.0, spacing=40, size=(400, 500)):
+  """Ink (light on 0) of a ruled page with a vertical stroke across its
+  lines, and a margin line."""
+  ink = np.zeros(size, np.float32)
+  for row in range(15, size[0], spacing):
+    ink[row:row + 2] = 0.3
+  ink[:, 60:62] = 0.35  # The margin line.
+  ink[100:300, 240:250] = 0.9  # A stroke across five rulings.
+  if turn:
+    ink = np.asarray(Image.fromarray(ink, 'F').rotate(turn, expand=True))
+  return ink
+
+
+def test_rulings_are_taken_out_and_a_stroke_across_them_stays_whole():
+  clean = paper_pages.remove_rulings(ruled_ink(), noise=0.005)
+  assert clean.shape == (400, 500)
+  outside = clean.copy()
+  outside[90:305, 235:255] = 0
+  assert outside.max() < 0.05  # No ruling, no margin line left.
+  assert (clean[100:300, 240:250] > 0.8).all()  # The stroke, unbroken.
+
+
+def test_rulings_of_a_turned_page_are_found_turned():
+  ink = ruled_ink(turn=8.0)
+  clean = paper_pages.remove_rulings(ink, noise=0.005)
+  stroke = clean > 0.5
+  assert stroke.sum() > 0.8 * 200 * 10  # Kept, and turned upright:
+  columns = np.flatnonzero(stroke.any(axis=0))
+  assert columns[-1] - columns[0] < 16
+  # Of the rulings' ink, what the turn's blur leaves at their edges.
+  assert clean[~stroke].sum() < 0.1 * ink[ink < 0.5].sum()
+
+
+def test_a_digits_own_long_strokes_are_not_rulings():
+  ink = np.zeros((28, 28), np.float32)
+  for row in (4, 13, 22):  # An '8' or a '3' filling the picture.
+    ink[row:row + 3, 3:25] = 1.0
+  ink[4:25, 3:6] = 1.0
+  assert paper_pages.remove_rulings(ink, noise=0.0) is ink
