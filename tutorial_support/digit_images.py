@@ -41,6 +41,7 @@ from PIL import ImageFilter
 from tutorial_support import atomic_files
 from tutorial_support import paper_pages
 from tutorial_support import picture_files
+from tutorial_support import windowed
 
 MNIST_SIZE = 28
 DIGIT_BOX = 20
@@ -93,18 +94,6 @@ def read_gray(path):
     raise NotADigitError(str(e)) from None
 
 
-def _over_windows(array, size, reduce):
-  """Each cell's reduce (np.max, np.min, np.mean, np.sum) over the size x
-  size window around it, the edge cells repeated beyond the array's edge."""
-  for axis in (0, 1):
-    padding = [(0, 0), (0, 0)]
-    padding[axis] = (size // 2, size // 2)
-    windows = np.lib.stride_tricks.sliding_window_view(
-        np.pad(array, padding, mode='edge'), size, axis=axis)
-    array = reduce(windows, axis=-1)
-  return array
-
-
 def background(gray, paper_is_light):
   """Estimates the page under the ink: its tone, and any shadow across it.
 
@@ -126,12 +115,12 @@ def background(gray, paper_is_light):
       grid, Image.Resampling.BOX), dtype=np.float32)
   window = 2 * int(BACKGROUND_WINDOW * min(coarse.shape) / 2) + 1
   first, second = (np.max, np.min) if paper_is_light else (np.min, np.max)
-  closed = _over_windows(_over_windows(coarse, window, first), window,
+  closed = windowed.reduce(windowed.reduce(coarse, window, first), window,
                            second)
   stands_out = np.abs(coarse - closed)
   paper = stands_out <= NOISE_SIGMAS * max(noise_of(stands_out)[1], 1e-3)
-  around = (_over_windows(np.where(paper, coarse, 0), window, np.mean) /
-            np.maximum(_over_windows(paper.astype(np.float32), window,
+  around = (windowed.reduce(np.where(paper, coarse, 0), window, np.mean) /
+            np.maximum(windowed.reduce(paper.astype(np.float32), window,
                                        np.mean), 1e-6))
   estimate = np.where(paper, coarse, np.where(around > 0, around, closed))
   return np.asarray(Image.fromarray(estimate.astype(np.float32), mode='F')
@@ -200,7 +189,7 @@ def _components(mask):
   """Labels mask's 8-connected pieces: int array, 0 where mask is False."""
   labels = np.where(mask, np.arange(1, mask.size + 1).reshape(mask.shape), 0)
   while True:
-    spread = _over_windows(labels, 3, np.max)
+    spread = windowed.reduce(labels, 3, np.max)
     spread = np.where(mask, spread, 0)
     if np.array_equal(spread, labels):
       return labels
@@ -239,7 +228,7 @@ def digit_mask(ink):
     raise NotADigitError('no ink found (a blank page?)')
   kept = np.isin(labels, np.flatnonzero(weights >= SPECK_SHARE *
                                         weights.max()))
-  kept = _over_windows(kept, 3, np.max)
+  kept = windowed.reduce(kept, 3, np.max)
   return np.repeat(np.repeat(kept, cell, 0), cell, 1)[:ink.shape[0],
                                                       :ink.shape[1]]
 
@@ -263,7 +252,7 @@ def crop_to_ink(levelled, noise=0.0):
   """
   ink = levelled > max(NOISE_SIGMAS * noise, QUANTUM)
   if noise > 0:
-    ink &= _over_windows(ink.astype(np.float32), 3, np.sum) >= NEIGHBOURS + 1
+    ink &= windowed.reduce(ink.astype(np.float32), 3, np.sum) >= NEIGHBOURS + 1
   strokes = (levelled >= 0.5) & ink
   if not strokes.any():
     raise NotADigitError('no ink found (a blank page?)')

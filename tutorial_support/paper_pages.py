@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 from PIL import ImageFilter
 
+from tutorial_support import windowed
+
 # The page is looked for on a grid this many cells on its longer side.
 PAGE_GRID = 160
 # Paper is at least this many times as bright as the desk around it.
@@ -42,18 +44,6 @@ COLUMN_SHARE = 0.6
 MIN_RULINGS = 3
 # The page's rulings are looked for turned by up to this many degrees.
 MAX_TURN = 15.0
-
-
-def _over_windows(array, size, reduce):
-  """reduce (np.max, np.min, np.sum) over each size x size window, the edge
-  repeated beyond the array."""
-  for axis in (0, 1):
-    padding = [(0, 0), (0, 0)]
-    padding[axis] = (size // 2, size // 2)
-    windows = np.lib.stride_tricks.sliding_window_view(
-        np.pad(array, padding, mode='edge'), size, axis=axis)
-    array = reduce(windows, axis=-1)
-  return array
 
 
 def _resized(array, size, resample):
@@ -95,8 +85,8 @@ def _fill_outward(values, known):
   values = np.where(known, values, 0.0)
   weights = known.astype(np.float32)
   while not known.all():
-    total = _over_windows(values, 3, np.sum)
-    count = _over_windows(weights, 3, np.sum)
+    total = windowed.reduce(values, 3, np.sum)
+    count = windowed.reduce(weights, 3, np.sum)
     reached = ~known & (count > 0)
     if not reached.any():
       break
@@ -110,11 +100,11 @@ def _edge_sharpness(light, desk):
   """How much of the step from desk to paper is crossed within 3 cells of
   where they meet, of what is crossed within 9: about 1 for a sheet's cut
   edge, far less for a shadow's soft one."""
-  edge = desk & (_over_windows((~desk).astype(np.float32), 3, np.max) > 0)
+  edge = desk & (windowed.reduce((~desk).astype(np.float32), 3, np.max) > 0)
   if not edge.any():
     return 0.0
-  near = _over_windows(light, 3, np.max) - _over_windows(light, 3, np.min)
-  wide = _over_windows(light, 9, np.max) - _over_windows(light, 9, np.min)
+  near = windowed.reduce(light, 3, np.max) - windowed.reduce(light, 3, np.min)
+  wide = windowed.reduce(light, 9, np.max) - windowed.reduce(light, 9, np.min)
   return float(np.median(near[edge] / np.maximum(wide[edge], 1e-6)))
 
 
@@ -151,18 +141,18 @@ def page_mask(gray):
       desk.mean() > 1 - MIN_PAGE_SHARE):
     return None
   # Measured without the strokes, whose edges are sharp wherever they are.
-  closed = np.log(np.maximum(_over_windows(_over_windows(
+  closed = np.log(np.maximum(windowed.reduce(windowed.reduce(
       coarse, 9, np.max), 9, np.min), 1.0 / 255))
   if _edge_sharpness(closed, _touching_border(closed <= threshold)) < (
       MIN_SHARPNESS):
     return None  # The soft edge of a shadow, not of a sheet.
   # The sheet: all that the desk does not reach, strokes on it included.
-  page = _over_windows((~desk).astype(np.float32), 2 * EDGE_CELLS + 1,
+  page = windowed.reduce((~desk).astype(np.float32), 2 * EDGE_CELLS + 1,
                        np.min) > 0
   if page.mean() < MIN_PAGE_SHARE:
     return None
   # A sheet is solid: light strokes on a dark canvas are not one.
-  core = _over_windows(page.astype(np.float32), 7, np.min) > 0
+  core = windowed.reduce(page.astype(np.float32), 7, np.min) > 0
   if core.sum() < 0.5 * page.sum():
     return None
   return page, size
@@ -219,7 +209,7 @@ def find_page(gray):
     return gray
   mask, size = found
   coarse = _resized(gray, size, Image.Resampling.BOX)
-  closed = _over_windows(_over_windows(coarse, 5, np.max), 5, np.min)
+  closed = windowed.reduce(windowed.reduce(coarse, 5, np.max), 5, np.min)
   paper = _fill_outward(closed, mask)
   height, width = gray.shape
   inside = _resized(mask.astype(np.float32), (width, height),
@@ -308,7 +298,7 @@ def _ruled_rows(ink, threshold, share):
   covered = inked.sum(axis=1) / np.maximum(
       (ink != 0).sum(axis=1), 1)  # Of the page, not the turn's corners.
   rows = covered > share
-  return _over_windows(rows[:, None].astype(np.float32), 3, np.max)[:, 0] > 0
+  return windowed.reduce(rows[:, None].astype(np.float32), 3, np.max)[:, 0] > 0
 
 
 def remove_rulings(ink, noise):
