@@ -56,10 +56,11 @@ def answer_line(path, probabilities, top):
       '%d (%.2f)' % (digit, probabilities[digit]) for digit in order))
 
 
-def preprocessed_name(path, index):
-  """Where --save_preprocessed puts the input of the index-th picture."""
+def preprocessed_name(path, index, suffix=''):
+  """Where --save_preprocessed puts the input of the index-th picture
+  (suffix '-page': the ink it found on the page)."""
   stem = os.path.splitext(os.path.basename(path))[0]
-  return '%03d-%s.png' % (index, stem)
+  return '%03d-%s%s.png' % (index, stem, suffix)
 
 
 def classify_all(model, arguments, top, save_dir):
@@ -74,12 +75,14 @@ def classify_all(model, arguments, top, save_dir):
     try:
       if error:
         raise digit_images.NotADigitError(error)
-      pixels, frame, count = digit_images.read_digit(path)
+      pixels, frame, count, page = digit_images.read_digit(path)
       if frame:
         name = '%s (frame %d of %d)' % (name, frame + 1, count)
       if save_dir:
         digit_images.save_gray(pixels.reshape(28, 28), os.path.join(
             save_dir, preprocessed_name(path, index)))
+        digit_images.save_gray(page, os.path.join(
+            save_dir, preprocessed_name(path, index, '-page')))
     except (digit_images.NotADigitError, OSError) as e:
       failed += 1
       print('%s: error: %s: %s' % (PROG, name, e), file=sys.stderr)

@@ -141,11 +141,16 @@ def test_save_preprocessed_writes_what_the_model_saw(trained, tmp_path,
   status, _, err = classify_main(capsys, picture, '--save_preprocessed',
                                  saved, '--log_dir', trained / 'logs')
   assert status == 0, err
-  assert os.listdir(saved) == ['000-five.png']
+  assert sorted(os.listdir(saved)) == ['000-five-page.png', '000-five.png']
   with Image.open(saved / '000-five.png') as image:
     assert image.size == (28, 28) and image.mode == 'L'
     seen = np.asarray(image)
   assert seen.max() > 200 and seen[0].max() == 0
+  # Beside it, the ink found on the page, light on black, at 280 wide.
+  with Image.open(saved / '000-five-page.png') as image:
+    assert image.size == (280, 168) and image.mode == 'L'
+    page = np.asarray(image)
+  assert page.max() > 200 and np.median(page) == 0
 
 
 class UniformModel(object):

@@ -207,3 +207,25 @@ def test_a_picture_with_no_ink_in_any_frame_says_how_many_were_read(
   with pytest.raises(digit_images.NotADigitError, match=(
       r'^no ink found \(a blank page\?\), in each of frames 1 to 10 of 15$')):
     digit_images.read_digit(str(path))
+
+
+def test_a_frame_around_the_page_is_refused_not_answered():
+  # The outline of a sheet that no stage could tell from the paper: a thin
+  # line around the picture, and a faint mark inside it.
+  page = np.full((300, 400), 0.85, np.float32)
+  page[10:14, 10:390] = page[286:290, 10:390] = 0.2
+  page[10:290, 10:14] = page[10:290, 386:390] = 0.2
+  page[140:150, 190:200] = 0.7
+  with pytest.raises(digit_images.NotADigitError,
+                     match=r'^the digit could not be told from the '
+                     r'background \(try a plain sheet, or crop to the '
+                     r'digit\)$'):
+    digit_images.preprocess(page)
+
+
+def test_a_zero_cropped_to_its_own_edges_is_no_outline():
+  page = np.full((100, 80), 0.9, np.float32)
+  rows, cols = np.mgrid[0:100, 0:80]
+  ring = (((rows - 49.5) / 50) ** 2 + ((cols - 39.5) / 40) ** 2)
+  page[(ring > 0.6) & (ring <= 1.0)] = 0.1
+  digit_images.preprocess(page)  # Read, not refused.

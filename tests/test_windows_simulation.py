@@ -172,7 +172,8 @@ def test_the_tutorial_path(windows_env, tmp_path):
   assert classified.returncode == 0, classified.stderr
   assert re.fullmatch(r'one\.png: \d \((0\.\d\d|1\.00)\)\n',
                       classified.stdout)
-  assert len(os.listdir(tmp_path / 'seen')) == 1
+  assert sorted(os.listdir(tmp_path / 'seen')) == ['000-one-page.png',
+                                                   '000-one.png']
 
 
 def test_a_local_cluster_trains_without_a_namespace(windows_env, tmp_path):

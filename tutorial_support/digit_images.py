@@ -373,6 +373,32 @@ def centre_by_mass(scaled, size=MNIST_SIZE):
   return field
 
 
+OUTLINE = ('the digit could not be told from the background (try a plain '
+           'sheet, or crop to the digit)')
+# An outline's line is this thin beside the picture; a digit's strokes,
+# even cropped tight, are thicker.
+OUTLINE_WIDTH = 0.03
+
+
+def refuse_an_outline(cropped, page_shape):
+  """Refuses ink that frames the whole page in a thin line: the edge of a
+  sheet, or of something on it, that no stage could tell from the paper.
+
+  Raises:
+    NotADigitError: OUTLINE, if the ink reaches every side of the page in
+      lines thinner than OUTLINE_WIDTH of it.
+  """
+  if (cropped.shape[0] < 0.9 * page_shape[0] or
+      cropped.shape[1] < 0.9 * page_shape[1]):
+    return
+  strokes = cropped > 0.5
+  sides = (strokes[0].any(), strokes[-1].any(), strokes[:, 0].any(),
+           strokes[:, -1].any())
+  if all(sides) and stroke_width(strokes) < OUTLINE_WIDTH * max(
+      cropped.shape):
+    raise NotADigitError(OUTLINE)
+
+
 def preprocess(gray):
   """Runs every stage on a gray image; returns them all, as Stages."""
   page = paper_pages.find_page(gray)
@@ -382,6 +408,7 @@ def preprocess(gray):
   levelled = level(unruled, levels)
   contrast = levels.strokes - levels.background
   cropped = crop_to_ink(levelled, levels.noise / contrast)
+  refuse_an_outline(cropped, levelled.shape)
   evened = even_strokes(cropped)
   grain = noise_at_scale(unruled, levels.mask,
                          max(cropped.shape) / float(DIGIT_BOX))
@@ -399,7 +426,16 @@ def mnist_input(path):
   return read_digit(path).pixels
 
 
-Digit = collections.namedtuple('Digit', ['pixels', 'frame', 'count'])
+Digit = collections.namedtuple('Digit', ['pixels', 'frame', 'count', 'page'])
+# The long side of Digit.page: enough to see the sheet and its strokes.
+PAGE_VIEW = 280
+
+
+def page_view(stages):
+  """What preprocess() took for ink on the page it found (light on black),
+  at most PAGE_VIEW pixels a side: where a wrong answer shows its cause."""
+  ink = np.clip(stages.unruled, 0.0, 1.0)
+  return _resize_to_fit(ink, PAGE_VIEW) if max(ink.shape) > PAGE_VIEW else ink
 
 
 def read_digit(path):
@@ -411,7 +447,8 @@ def read_digit(path):
 
   Returns:
     Digit: pixels (float32 [784] in [0, 1]), frame (the index of the frame
-    they are of, 0 for the first) and count (the picture's frames).
+    they are of, 0 for the first), count (the picture's frames) and page
+    (page_view() of it).
 
   Raises:
     NotADigitError: If the file is no readable image, or no frame read holds
@@ -422,8 +459,9 @@ def read_digit(path):
     with contextlib.closing(picture_files.read_frames(path)) as frames:
       for gray, index, count in frames:
         try:
-          pixels = preprocess(gray).centred.reshape(MNIST_SIZE * MNIST_SIZE)
-          return Digit(pixels, index, count)
+          stages = preprocess(gray)
+          pixels = stages.centred.reshape(MNIST_SIZE * MNIST_SIZE)
+          return Digit(pixels, index, count, page_view(stages))
         except NotADigitError as e:
           first_error = first_error or e
   except picture_files.UnreadablePictureError as e:
