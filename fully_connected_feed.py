@@ -352,7 +352,8 @@ def run_evaluation(flags):
     raise errors.NoCheckpointError(
         '--log_dir %s holds no checkpoint to evaluate (train first, or name '
         'the log dir of a run)' % flags.log_dir)
-  hidden1, hidden2 = checkpoints.hidden_sizes(checkpoint)
+  hidden1, hidden2 = checkpoints.checkpoint_sizes(flags, checkpoint,
+                                                  'evaluate')
   data_sets = read_data(flags)
   checkpoints.check_trained_on(checkpoint, data_sets.train)
   with signals.StopRequest(shield_ops=True) as stop, \

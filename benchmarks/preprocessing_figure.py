@@ -1,10 +1,12 @@
-"""Draws the README's picture of classify.py's preprocessing, stage by stage.
+"""Draws the picture of classify.py's preprocessing, stage by stage.
 
   python benchmarks/preprocessing_figure.py docs/preprocessing.png
 
-The picture is a digit drawn as tests/drawn_digits.py draws them (dark ink
-on photographed paper, off-centre), then each stage of
-tutorial_support/digit_images.preprocess(), labelled, at one height.
+Three digits drawn as tests/drawn_digits.py draws them, a row each: dark
+ink on photographed paper, off-centre; a sheet turned on a desk, in a
+shadow; a ruled or squared notebook page on a desk (tests/picture_kinds.py
+photographs them). Each stage of tutorial_support/digit_images.preprocess()
+is labelled, at one height.
 """
 
 import argparse
@@ -21,6 +23,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 import drawn_digits
+import picture_kinds
 from tutorial_support import digit_images
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -38,17 +41,33 @@ def panel(array, height=HEIGHT):
   return image.resize((width, height), resample)
 
 
-def figure(stages):
-  panels = [(name, panel(getattr(stages, name))) for name in stages._fields]
-  width = sum(image.width for _, image in panels) + GAP * (len(panels) + 1)
-  canvas = Image.new('L', (width, HEIGHT + LABEL + 2 * GAP), 255)
+def figure(rows):
+  """The stages of each row's preprocessing, a row each, labelled."""
+  rows = [[(name, panel(getattr(stages, name))) for name in stages._fields]
+          for stages in rows]
+  width = max(sum(image.width for _, image in panels) +
+              GAP * (len(panels) + 1) for panels in rows)
+  row_height = HEIGHT + LABEL + 2 * GAP
+  canvas = Image.new('L', (width, row_height * len(rows)), 255)
   draw = ImageDraw.Draw(canvas)
-  left = GAP
-  for name, image in panels:
-    canvas.paste(image, (left, GAP + LABEL))
-    draw.text((left, GAP // 2), name, fill=0)
-    left += image.width + GAP
+  for index, panels in enumerate(rows):
+    left, top = GAP, index * row_height
+    for name, image in panels:
+      canvas.paste(image, (left, top + GAP + LABEL))
+      draw.text((left, top + GAP // 2), name, fill=0)
+      left += image.width + GAP
   return canvas
+
+
+def gray_of(image):
+  return np.asarray(image.convert('L'), np.float32) / 255.0
+
+
+def photographed(render, digit, rng):
+  """A drawn digit photographed as render (a tests/picture_kinds.py kind)."""
+  ink = gray_of(drawn_digits.draw_digit(digit, rng, size=(28, 28),
+                                        style='app_dark'))
+  return gray_of(render(ink, rng)[0])
 
 
 def main(argv=None):
@@ -58,11 +77,14 @@ def main(argv=None):
                       'docs/preprocessing.png.')
   output = parser.parse_args(argv).output
   rng = np.random.default_rng(4)
-  picture = drawn_digits.draw_digit(4, rng, size=(480, 360), style='paper')
-  stages = digit_images.preprocess(
-      np.asarray(picture.convert('L'), np.float32) / 255.0)
+  pictures = [
+      gray_of(drawn_digits.draw_digit(4, rng, size=(480, 360),
+                                      style='paper')),
+      photographed(picture_kinds.turned_sheet_in_shadow, 7, rng),
+      photographed(picture_kinds.notebook_on_desk, 2, rng)]
   os.makedirs(os.path.dirname(output) or '.', exist_ok=True)
-  figure(stages).save(output)
+  figure([digit_images.preprocess(picture) for picture in pictures]).save(
+      output)
   print('wrote %s' % output)
   return 0
 

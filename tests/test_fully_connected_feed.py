@@ -200,6 +200,25 @@ def test_sizes_other_than_the_checkpoints_are_refused_before_resuming(
   assert tf1.train.latest_checkpoint(log_dir).endswith('model.ckpt-1')
 
 
+def test_eval_only_refuses_sizes_other_than_the_checkpoints(tmp_path,
+                                                            capsys):
+  log_dir = str(tmp_path / 'logs')
+  assert run(capsys, '--fake_data', '--max_steps', 1, '--hidden1', 16,
+             '--log_dir', log_dir)[0] == 0
+  status, out, err = run(capsys, '--fake_data', '--eval_only', '--hidden1',
+                         64, '--log_dir', log_dir)
+  assert status == 2
+  assert out == ''
+  assert err == (
+      'fully_connected_feed.py: error: --log_dir %s holds a checkpoint of '
+      '16-32 hidden units (model.ckpt-1), and --hidden1 is 64 (leave '
+      '--hidden1 and --hidden2 out to evaluate it, or name another '
+      '--log_dir)\n' % log_dir)
+  status, out, _ = run(capsys, '--fake_data', '--eval_only', '--hidden1', 16,
+                       '--log_dir', log_dir)
+  assert status == 0 and '16-32 hidden units' in out
+
+
 def test_a_resume_takes_the_checkpoints_sizes_unless_given(tmp_path,
                                                            capsys):
   log_dir = str(tmp_path / 'logs')

@@ -253,16 +253,27 @@ def sizes_to_resume(flags, train_set):
   if checkpoint is None:
     return flags.hidden1, flags.hidden2
   check_trained_on(checkpoint, train_set)
+  return checkpoint_sizes(flags, checkpoint, 'resume')
+
+
+def checkpoint_sizes(flags, checkpoint, verb):
+  """The hidden sizes of checkpoint, which --hidden1 and --hidden2, where
+  given, must be.
+
+  Raises:
+    errors.UsageError: If a size given is not the checkpoint's; the line
+      says to leave them out to `verb` it.
+  """
   saved = hidden_sizes(checkpoint)
   for name, saved_size in zip(('hidden1', 'hidden2'), saved):
     if name in getattr(flags, 'given', ()) and (
         getattr(flags, name) != saved_size):
       raise errors.UsageError(
           '--log_dir %s holds a checkpoint of %d-%d hidden units (%s), and '
-          '--%s is %d (leave --hidden1 and --hidden2 out to resume it, or '
+          '--%s is %d (leave --hidden1 and --hidden2 out to %s it, or '
           'name another --log_dir)' % (
               flags.log_dir, saved[0], saved[1], os.path.basename(checkpoint),
-              name, getattr(flags, name)))
+              name, getattr(flags, name), verb))
   return saved
 
 
