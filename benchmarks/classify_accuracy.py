@@ -5,7 +5,9 @@ seen in training) and renders each in every kind of picture
 tests/picture_kinds.py knows (MNIST's own 28 x 28 PNG; ink on paper;
 blurred JPEG; blue ink; a transparent canvas; a large light-on-dark
 canvas; photos with a shadow and grain; phone-sized JPEGs; 1-bit scans;
-16-bit and float files; thumbnails), then classifies every file as
+16-bit and float files; thumbnails; photos of a sheet on a desk, of ruled
+and squared notebook pages, of a sheet turned on a desk in a shadow, and of
+all of these at once), then classifies every file as
 classify.py does and sets each kind's accuracy beside the reference: the
 same model on the same digits fed directly, as MNIST gives them. Also the
 digits tests/drawn_digits.py draws (no MNIST in them), through classify.py

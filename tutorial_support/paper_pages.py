@@ -30,7 +30,7 @@ MIN_DESK_SHARE = 0.02
 # also reaches the edge, has reached a little over half of it).
 MIN_DESK_BORDER = 0.6
 # ...and leaves a sheet of at least this share.
-MIN_PAGE_SHARE = 0.12
+MIN_PAGE_SHARE = 0.25
 # Where desk and sheet meet, this share of the step between their levels
 # is crossed within a few cells: a shadow's edge is softer.
 MIN_SHARPNESS = 0.6
@@ -151,9 +151,12 @@ def page_mask(gray):
                        np.min) > 0
   if page.mean() < MIN_PAGE_SHARE:
     return None
-  # A sheet is solid: light strokes on a dark canvas are not one.
+  # A sheet is solid and light: light strokes on a dark canvas are not one,
+  # with or without the dark inside of a 0 or an 8 they close.
   core = windowed.reduce(page.astype(np.float32), 7, np.min) > 0
   if core.sum() < 0.5 * page.sum():
+    return None
+  if np.median(light[page]) - np.median(light[desk]) < np.log(DESK_CONTRAST):
     return None
   return page, size
 
