@@ -222,3 +222,14 @@ def test_without_prctl_a_task_is_asked_to_stop_through_its_stdin(
     systems.ask_task_to_stop(task)
     assert task.stdin.closed
     assert task.wait(20) == 143  # Its own handler ran: it was not killed.
+
+
+def test_the_loopback_is_refused_where_there_are_no_namespaces(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'fcntl', None)  # As on Windows.
+  with pytest.raises(OSError, match='no network namespaces here'):
+    systems.bring_loopback_up()
+
+
+def test_without_a_signal_mask_nothing_is_blocked(monkeypatch):
+  monkeypatch.delattr(signal, 'pthread_sigmask', raising=False)
+  assert systems.block_signals({signal.SIGINT}) is None

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,6 @@ WORKER_STOP_SECS = 10
 # Set in the environment of a launcher that runs in a namespace of its own.
 CONFINED_ENV = 'MNIST_CLUSTER_CONFINED'
 _UNSHARE = ('--user', '--map-root-user', '--net')
-_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 
 
 def launch(script, argv, prog, flags):
@@ -87,7 +85,7 @@ def confine_to_this_run(script, argv, prepare):
       data is fetched there).
   """
   if os.environ.get(CONFINED_ENV):
-    _bring_loopback_up()
+    systems.bring_loopback_up()
     return
   prepare()
   unshare = shutil.which('unshare')
@@ -108,17 +106,6 @@ def confine_to_this_run(script, argv, prepare):
         'op with your rights, on every interface of this machine until the '
         'run ends; run it on a trusted network only, or where user '
         'namespaces are enabled' % why, file=sys.stderr)
-
-
-def _bring_loopback_up():
-  """Brings up the loopback interface, down in a new network namespace."""
-  import fcntl  # pylint: disable=g-import-not-at-top (Linux, as namespaces)
-  with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-    request = struct.pack('16sH14s', b'lo', 0, b'')
-    flags = struct.unpack('16sH', fcntl.ioctl(sock, _SIOCGIFFLAGS,
-                                              request)[:18])[1]
-    fcntl.ioctl(sock, _SIOCSIFFLAGS,
-                struct.pack('16sH14s', b'lo', flags | _IFF_UP, b''))
 
 
 def _task_environment():

@@ -91,11 +91,8 @@ class StopRequest(object):
 
   def poll(self):
     """Takes any signal held back by the shield; returns signal_number."""
-    if self._previous_mask is not None and not signal.sigpending().isdisjoint(
-        self.SIGNALS):
-      # The handler runs as the block lifts, before pthread_sigmask returns.
-      signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
-      signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+    if self._previous_mask is not None:
+      systems.take_blocked(self.SIGNALS)
     return self.signal_number
 
   def raise_if_stopped(self, checkpoint, done=None):
@@ -117,16 +114,15 @@ class StopRequest(object):
         if signal.getsignal(signal_number) != signal.SIG_IGN:
           self._previous[signal_number] = signal.signal(signal_number,
                                                         self._handle)
-    if self._shield_ops and hasattr(signal, 'pthread_sigmask'):
-      self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK,
-                                                   self.SIGNALS)
+    if self._shield_ops:
+      self._previous_mask = systems.block_signals(self.SIGNALS)
     return self
 
   def __exit__(self, *unused_exc_info):
     try:
       if self._previous_mask is not None:
         # A signal held back meanwhile is handled here, by _handle.
-        signal.pthread_sigmask(signal.SIG_SETMASK, self._previous_mask)
+        systems.restore_mask(self._previous_mask)
         self._previous_mask = None
     finally:
       for signal_number, handler in self._previous.items():

@@ -18,6 +18,9 @@ be.
 import errno
 import os
 import signal
+import socket
+import struct
+import subprocess
 import threading
 import time
 
@@ -195,13 +198,68 @@ def is_reader_gone(error):
       isinstance(error, OSError) and error.errno == errno.EINVAL)
 
 
+# ------------------------------------------------------------ signal mask ----
+
+def block_signals(signal_numbers):
+  """Blocks signal_numbers in this thread and the threads it starts.
+
+  Returns:
+    The mask before, for restore_mask(); None where there is no signal mask
+    (Windows, where Ctrl-C reaches Python on a console thread of its own
+    and the handler runs on the main thread between bytecodes: see
+    signals.StopRequest).
+  """
+  if not hasattr(signal, 'pthread_sigmask'):
+    return None
+  return signal.pthread_sigmask(signal.SIG_BLOCK, signal_numbers)
+
+
+def take_blocked(signal_numbers):
+  """Lets any of signal_numbers held back by block_signals() be handled
+  now, its handler running before this returns, and blocks them again."""
+  if not signal.sigpending().isdisjoint(signal_numbers):
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signal_numbers)
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal_numbers)
+
+
+def restore_mask(previous):
+  """Sets the mask block_signals() returned; a signal held meanwhile is
+  handled here."""
+  signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+# ---------------------------------------------------- a network namespace ----
+
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def bring_loopback_up():
+  """Brings up the loopback interface, down in a new network namespace.
+
+  Network namespaces are Linux's, and so is this ioctl; elsewhere there is
+  no namespace to be in (local_cluster warns instead), and this raises.
+
+  Raises:
+    OSError: Where the system has no such ioctl.
+  """
+  try:
+    import fcntl  # pylint: disable=g-import-not-at-top (Linux and macOS)
+  except ImportError:
+    raise OSError(errno.ENOSYS, 'no network namespaces here') from None
+  with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    request = struct.pack('16sH14s', b'lo', 0, b'')
+    flags = struct.unpack('16sH', fcntl.ioctl(sock, _SIOCGIFFLAGS,
+                                              request)[:18])[1]
+    fcntl.ioctl(sock, _SIOCSIFFLAGS,
+                struct.pack('16sH14s', b'lo', flags | _IFF_UP, b''))
+
+
 # --------------------------------------------- a launcher and its tasks ----
 
 # Popen's creationflags for a task: on Windows a new process group, which
 # the console's Ctrl-C does not reach (the launcher stops its tasks itself);
 # elsewhere 0, as the tasks ignore SIGINT instead.
-TASK_CREATION_FLAGS = getattr(__import__('subprocess'),
-                              'CREATE_NEW_PROCESS_GROUP', 0)
+TASK_CREATION_FLAGS = getattr(subprocess, 'CREATE_NEW_PROCESS_GROUP', 0)
 
 _PR_SET_PDEATHSIG = 1
 
