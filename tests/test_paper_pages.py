@@ -9,11 +9,12 @@ from tutorial_support import paper_pages
 PAPER, DESK, INK = 0.9, 0.3, 0.15
 
 
-def sheet_on_desk(turn=0.0, size=(600, 800), sheet=(360, 480), at=(90, 120)):
-  """A light sheet with a dark vertical stroke, turned by turn degrees, on
-  a darker desk: gray [h, w]."""
+def sheet_on_desk(turn=0.0, size=(600, 800), sheet=(360, 480), at=(90, 120),
+                  stroke=20):
+  """A light sheet with a dark vertical stroke (stroke wide), turned by turn
+  degrees, on a darker desk: gray [h, w]."""
   page = np.full(sheet, PAPER, np.float32)
-  page[100:260, 230:250] = INK
+  page[100:260, 230:230 + stroke] = INK
   layer = Image.fromarray(page, 'F').rotate(turn, expand=True, fillcolor=-1)
   picture = np.full(size, DESK, np.float32)
   layer = np.asarray(layer)
@@ -31,6 +32,12 @@ def test_the_desk_around_a_sheet_is_cut_away():
   # What is left is paper and the stroke: no desk.
   assert np.mean(page < (PAPER + DESK) / 2) < 0.03
   assert page.min() < 0.3  # The stroke is kept.
+
+
+def test_a_thick_stroke_is_not_taken_for_the_papers_shade():
+  # 70 pixels wide: a large digit's stroke, wider than a shadow's edge is.
+  page = paper_pages.find_page(sheet_on_desk(stroke=70))
+  assert (page < 0.3).sum() > 0.9 * 160 * 70
 
 
 def test_a_turned_sheet_is_found_and_turned_straight():
@@ -83,6 +90,15 @@ def test_rulings_are_taken_out_and_a_stroke_across_them_stays_whole():
   outside[90:305, 235:255] = 0
   assert outside.max() < 0.05  # No ruling, no margin line left.
   assert (clean[100:300, 240:250] > 0.8).all()  # The stroke, unbroken.
+
+
+def test_a_stroke_written_along_a_ruling_is_kept():
+  ink = ruled_ink()
+  ink[135:137, 150:230] = 0.9  # The foot of a 2, on the line at row 135.
+  ink[134, 150:230] = 0.5  # The pen's antialiased edge above it.
+  clean = paper_pages.remove_rulings(ink, noise=0.005)
+  assert (clean[135:137, 150:230] > 0.8).all()
+  assert clean[135:137, 300:500].max() < 0.05  # The line beside it is gone.
 
 
 def test_rulings_of_a_turned_page_are_found_turned():

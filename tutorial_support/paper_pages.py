@@ -34,6 +34,9 @@ MIN_PAGE_SHARE = 0.25
 # Where desk and sheet meet, this share of the step between their levels
 # is crossed within a few cells: a shadow's edge is softer.
 MIN_SHARPNESS = 0.6
+# The paper's level is taken with a window this share of the grid's shorter
+# side: wider than the strokes of a large, thick digit.
+LEVEL_WINDOW = 0.25
 # Cells of the sheet's edge (its blur, its thickness) left out of the page.
 EDGE_CELLS = 1
 # A ruling runs across at least this share of the page; a margin line, or a
@@ -42,6 +45,8 @@ RULING_SHARE = 0.7
 COLUMN_SHARE = 0.6
 # At least this many rulings make a ruled page (one long line may be a stroke).
 MIN_RULINGS = 3
+# A pen's stroke along a ruling stands at least this far above the line.
+PEN_OVER_RULING = 0.1
 # The page's rulings are looked for turned by up to this many degrees.
 MAX_TURN = 15.0
 
@@ -212,7 +217,9 @@ def find_page(gray):
     return gray
   mask, size = found
   coarse = _resized(gray, size, Image.Resampling.BOX)
-  closed = windowed.reduce(windowed.reduce(coarse, 9, np.max), 9, np.min)
+  window = 2 * int(LEVEL_WINDOW * min(size) / 2) + 1
+  closed = windowed.reduce(windowed.reduce(coarse, window, np.max), window,
+                           np.min)
   paper = _fill_outward(closed, mask)
   height, width = gray.shape
   inside = _resized(mask.astype(np.float32), (width, height),
@@ -268,16 +275,28 @@ def _bands(flags):
   return list(zip(edges[::2], edges[1::2]))
 
 
-def _bridge(ink, bands):
-  """Replaces each band of rows by the lesser of the rows just above and
-  below it: paper where a ruling crossed paper, the stroke where a stroke
-  crossed the ruling."""
+def _bridge(ink, bands, noise):
+  """Takes each band of rows out where it is the ruling alone.
+
+  A pixel of a band is the ruling where it stands no further above the
+  ruling's own level along its row (the row's median: most of a row is the
+  line) than the grain does: it takes the lesser of the rows just above
+  and below the band, paper where the line crossed paper, the stroke where
+  a stroke crossed it. A pen's darker stroke that runs along a ruling (the
+  foot of a 2, written on the line) stands out above it and is kept.
+  """
   ink = ink.copy()
   last = ink.shape[0] - 1
   for start, end in bands:
-    above = ink[max(start - 2, 0)]
-    below = ink[min(end + 1, last)]
-    ink[start:end] = np.minimum(above, below)
+    bridge = np.minimum(ink[max(start - 2, 0)], ink[min(end + 1, last)])
+    for row in range(start, end):
+      on_page = ink[row] > 0  # Outside the turned page, ink is 0.
+      if not on_page.any():
+        continue
+      line = float(np.median(ink[row][on_page]))
+      grain = 1.4826 * float(np.median(np.abs(ink[row][on_page] - line)))
+      pen = ink[row] > line + max(PEN_OVER_RULING, 4 * grain, 4 * noise)
+      ink[row] = np.where(pen, ink[row], bridge)
   return ink
 
 
@@ -334,9 +353,9 @@ def remove_rulings(ink, noise):
                    turned.shape[0])
   if not bands:
     return ink  # No ruled page: a long stroke may run as far as a line.
-  turned = _bridge(turned, bands)
+  turned = _bridge(turned, bands, noise)
   # Squared paper's columns, or a ruled page's margin line.
   cols = _ruled_rows(turned.T, threshold, COLUMN_SHARE)
   if cols.any():
-    turned = _bridge(turned.T, _bands(cols)).T
+    turned = _bridge(turned.T, _bands(cols), noise).T
   return np.maximum(turned - 1e-6, 0.0)
