@@ -264,11 +264,43 @@ def test_the_frames_of_a_picture_are_read_in_turn(suffix, tmp_path):
                         ink_stroke_image(size=(60, 80), box=(20, 10, 30, 70)),
                         Image.new('L', (60, 80), 20)])
   read = list(picture_files.read_frames(str(path)))
-  assert [(index, count) for _, index, count in read] == [(0, 3), (1, 3),
-                                                         (2, 3)]
+  assert [(frame.index, frame.count) for frame in read] == [(0, 3), (1, 3),
+                                                           (2, 3)]
   assert read[0].gray.mean() > 0.9 > read[1].gray.mean() > 0.5
   assert read[2].gray.mean() < 0.1
   assert np.array_equal(picture_files.read_gray(str(path)), read[0].gray)
+
+
+def test_a_colour_picture_is_read_in_colour_too(tmp_path):
+  path = tmp_path / 'desk.png'
+  picture = np.zeros((40, 30, 3), np.uint8)
+  picture[..., 1] = 200  # A green desk...
+  picture[10:30, 5:25] = 240  # ...under a white sheet.
+  rgba = np.concatenate([picture, np.full((40, 30, 1), 255, np.uint8)], 2)
+  rgba[0, 0, 3] = 0  # One transparent pixel: white, as gray reads it.
+  Image.fromarray(rgba, 'RGBA').save(path)
+  frame, = picture_files.read_frames(str(path))
+  assert frame.colour.shape == (40, 30, 3)
+  assert np.allclose(frame.colour[0, 0], 1.0)
+  assert np.allclose(frame.colour[20, 20], 240 / 255.0)
+  assert np.allclose(frame.colour[35, 2], (0, 200 / 255.0, 0))
+  assert np.allclose(frame.gray, frame.colour @ (0.299, 0.587, 0.114),
+                     atol=1 / 255.0)
+
+
+def test_the_colour_is_turned_upright_with_the_gray(tmp_path):
+  path = tmp_path / 'turned.jpg'
+  picture = np.full((20, 40, 3), 250, np.uint8)
+  picture[:, :8] = (200, 30, 30)  # Red at the left, as stored.
+  image = Image.fromarray(picture, 'RGB')
+  exif = image.getexif()
+  exif[0x0112] = 6  # Held turned: the stored left is the top, upright.
+  image.save(path, exif=exif, quality=95)
+  frame, = picture_files.read_frames(str(path))
+  assert frame.gray.shape == frame.colour.shape[:2] == (40, 20)
+  assert frame.colour[:6, :, 0].mean() - frame.colour[:6, :, 1].mean() > 0.5
+  assert np.allclose(frame.gray, frame.colour @ (0.299, 0.587, 0.114),
+                     atol=3 / 255.0)
 
 
 def test_at_most_max_frames_are_read(tmp_path):

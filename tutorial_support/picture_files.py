@@ -97,8 +97,8 @@ def read_frames(path, max_frames=MAX_FRAMES):
     max_frames: The most frames read.
 
   Yields:
-    Frame: gray (as read_gray returns it), index (0 for the first) and count
-    (how many frames the picture holds).
+    Frame: gray (as read_gray returns it), index (0 for the first), count
+    (how many frames the picture holds) and colour (colour_of() of it).
 
   Raises:
     UnreadablePictureError: As read_gray, for the frame being read.
@@ -115,19 +115,19 @@ def read_frames(path, max_frames=MAX_FRAMES):
       raise UnreadablePictureError(kind)
     with _pillow(_open_image, f) as image:
       count = _pillow(getattr, image, 'n_frames', 1)
-      gray, decoded = _pillow(_decode, image)
-      yield Frame(gray, 0, count)
+      gray, colour, decoded = _pillow(_decode, image)
+      yield Frame(gray, 0, count, colour)
       for index in range(1, min(count, max_frames)):
         try:
           _pillow(image.seek, index)
           if decoded + image.size[0] * image.size[1] > MAX_DECODED_PIXELS:
             return
-          gray, pixels = _pillow(_decode, image)
+          gray, colour, pixels = _pillow(_decode, image)
         except UnreadablePictureError:
           # The frames before it were read; what is said of them stands.
           return
         decoded += pixels
-        yield Frame(gray, index, count)
+        yield Frame(gray, index, count, colour)
 
 
 # What each kind of file that is no regular file is called.
@@ -135,7 +135,7 @@ _KINDS = ((stat.S_ISFIFO, 'a FIFO (named pipe)'),
           (stat.S_ISCHR, 'a character device'),
           (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
 
-Frame = collections.namedtuple('Frame', ['gray', 'index', 'count'])
+Frame = collections.namedtuple('Frame', ['gray', 'index', 'count', 'colour'])
 
 Found = collections.namedtuple('Found', ['path', 'error', 'skipped'])
 
@@ -236,8 +236,8 @@ def _pillow(function, *args):
 
 
 def _decode(image):
-  """The current frame of image as upright gray levels, and the pixels
-  decoded for it."""
+  """The current frame of image as upright gray levels, its colour (or
+  None), and the pixels decoded for it."""
   full_size = image.size
   _check_affordable(image, full_size, _draft(image))
   # After the check: a PNG's EXIF may follow its pixels, so reading it
@@ -245,7 +245,10 @@ def _decode(image):
   orientation = image.getexif().get(0x0112, 1)
   image.load()
   pixels = image.size[0] * image.size[1]
-  return _upright(gray_of(image), orientation), pixels
+  small = _small(image)
+  colour = _colour_levels(small)
+  return (_upright(_gray_levels(small), orientation),
+          None if colour is None else _upright(colour, orientation), pixels)
 
 
 def gray_of(image):
@@ -256,12 +259,24 @@ def gray_of(image):
     UnreadablePictureError: If most of a float image's pixels are NaN or
       infinite.
   """
+  return _gray_levels(_small(image))
+
+
+def colour_of(image):
+  """Returns a decoded Pillow image as float32 RGB [h, w, 3] in [0, 1], as
+  gray_of() sizes it: None for a picture that has no colour (gray, 1-bit,
+  16-bit or float)."""
+  return _colour_levels(_small(image))
+
+
+def _small(image):
+  """_shrink(image), non-finite pixels of a float image made background."""
   small = _shrink(image)
   if small.mode == 'F' and not np.isfinite(np.asarray(small)).all():
     # Shrinking spread each non-finite pixel over its cell: shrink again,
     # those pixels made background first.
     small = _shrink(_finite_only(image))
-  return _gray_levels(small)
+  return small
 
 
 def _finite_only(image):
@@ -412,11 +427,27 @@ def _gray_levels(image):
   return np.asarray(image.convert('L'), dtype=np.float32) / 255.0
 
 
-def _upright(gray, orientation):
-  """Turns gray as EXIF orientation (1 to 8) says the camera was held."""
+def _colour_levels(image):
+  """Returns a small RGB or RGBA image as float32 RGB in [0, 1] (RGBA on
+  white), None for one of another mode."""
+  if image.mode == 'RGBA':
+    white = Image.new('RGBA', image.size, (255, 255, 255, 255))
+    image = Image.alpha_composite(white, image).convert('RGB')
+  if image.mode != 'RGB':
+    return None
+  return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def _upright(levels, orientation):
+  """Turns levels ([h, w], or [h, w, channels]) as EXIF orientation (1 to 8)
+  says the camera was held."""
   if orientation not in _TRANSPOSES:
-    return gray
-  image = Image.fromarray(gray, mode='F').transpose(_TRANSPOSES[orientation])
+    return levels
+  if levels.ndim == 3:
+    return np.stack([_upright(levels[..., channel], orientation)
+                     for channel in range(levels.shape[2])], axis=2)
+  image = Image.fromarray(levels, mode='F').transpose(
+      _TRANSPOSES[orientation])
   return np.asarray(image, dtype=np.float32)
 
 
