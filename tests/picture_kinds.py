@@ -252,29 +252,45 @@ def _with_shadow(picture, rng):
   return picture * shade[..., None]
 
 
+# Desks, as RGB at full light: dark wood, grey laminate, and coloured ones
+# (a green cutting mat, a blue table, a light oak) near the paper's gray.
+DESKS = ((0.45, 0.3, 0.18), (0.35, 0.35, 0.37), (0.25, 0.6, 0.35),
+         (0.3, 0.45, 0.85), (0.8, 0.62, 0.38))
+
+
+def _desk_span(rng, sheet_side, ends):
+  """(picture side, sheet's offset) along one axis, the desk showing at
+  ends of its two ends (0, 1 or 2)."""
+  if ends == 0:  # The sheet runs off the picture at both ends.
+    side = int(sheet_side * rng.uniform(0.92, 0.97))
+    return side, -int((sheet_side - side) * rng.uniform(0.35, 0.65))
+  side = int(sheet_side / rng.uniform(0.6, 0.85))
+  gap = side - sheet_side
+  if ends == 2:
+    return side, int(gap * rng.uniform(0.1, 0.9))
+  overflow = int(sheet_side * rng.uniform(0.02, 0.05))
+  return side, (gap + overflow if rng.integers(2) else -overflow)
+
+
 def _on_desk(sheet, rng, turn):
-  """The sheet on a darker desk, turned by up to turn degrees, a share of it
-  off the picture on some sides: RGB."""
-  sheet_height, sheet_width = sheet.shape[:2]
-  height = int(sheet_height / rng.uniform(0.6, 0.85))
-  width = int(sheet_width / rng.uniform(0.6, 0.85))
-  desk_tone = rng.uniform(0.12, 0.5)
-  desk_colour = desk_tone * np.array(
-      [1.0, rng.uniform(0.7, 1.0), rng.uniform(0.45, 1.0)])
-  rows, cols = np.mgrid[0:height, 0:width] / float(max(height, width))
-  grain = 1 + 0.06 * np.sin(rng.uniform(20, 60) * rows + 3 * np.sin(
-      rng.uniform(2, 6) * cols))
-  desk = desk_colour * grain[..., None]
+  """The sheet on a desk, turned by up to turn degrees, the desk showing on
+  one to four sides of it: RGB."""
   angle = rng.uniform(-turn, turn)
   layer = Image.fromarray(np.uint8(np.round(255 * np.clip(sheet, 0, 1))),
                           'RGB').rotate(angle, Image.Resampling.BILINEAR,
                                         expand=True)
-  mask = Image.new('L', (sheet_width, sheet_height), 255).rotate(
+  mask = Image.new('L', sheet.shape[1::-1], 255).rotate(
       angle, Image.Resampling.BILINEAR, expand=True)
-  # Some sides of the sheet run off the picture, the others show the desk.
-  top = int(rng.uniform(-0.15, 1.0) * max(1, height - layer.height))
-  left = int(rng.uniform(-0.15, 1.0) * max(1, width - layer.width))
-  photo = _rgb(desk)
+  sides = int(rng.integers(1, 5))
+  down = int(rng.integers(max(0, sides - 2), min(2, sides) + 1))
+  height, top = _desk_span(rng, layer.height, down)
+  width, left = _desk_span(rng, layer.width, sides - down)
+  desk_colour = np.array(DESKS[int(rng.integers(len(DESKS)))]) * (
+      rng.uniform(0.35, 1.0))
+  rows, cols = np.mgrid[0:height, 0:width] / float(max(height, width))
+  grain = 1 + 0.06 * np.sin(rng.uniform(20, 60) * rows + 3 * np.sin(
+      rng.uniform(2, 6) * cols))
+  photo = _rgb(desk_colour * grain[..., None])
   photo.paste(layer, (left, top), mask)
   return np.asarray(photo, np.float32) / 255.0
 

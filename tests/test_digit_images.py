@@ -229,3 +229,16 @@ def test_a_zero_cropped_to_its_own_edges_is_no_outline():
   ring = (((rows - 49.5) / 50) ** 2 + ((cols - 39.5) / 40) ** 2)
   page[(ring > 0.6) & (ring <= 1.0)] = 0.1
   digit_images.preprocess(page)  # Read, not refused.
+
+
+def test_a_digit_in_a_shadow_taken_for_a_desk_is_read_all_the_same():
+  # In gray, a shadow's sharp edge along a side is a desk's: the sheet cut
+  # out of it holds no ink, and the whole picture is read instead.
+  ink = np.asarray(draw_digit(7, np.random.default_rng(5), size=(120, 120),
+                             style='app_dark'), np.float32) / 255.0
+  page = np.full((300, 400), 0.85, np.float32)
+  page[90:210, 260:380] *= 1 - 0.85 * ink
+  page[:, 200:] *= 0.6
+  clean = prepare(Image.fromarray(np.uint8(255 * ink), 'L'))
+  field = digit_images.preprocess(page).centred
+  assert np.abs(field - clean).mean() < 0.05

@@ -3,6 +3,7 @@ notebook's rulings taken out of the ink."""
 
 import numpy as np
 from PIL import Image
+from PIL import ImageFilter
 
 from tutorial_support import paper_pages
 
@@ -58,16 +59,66 @@ def test_pictures_without_a_desk_are_left_as_they_are():
   plain = np.full((300, 400), PAPER, np.float32)
   plain[50:250, 180:200] = INK  # A stroke from near edge to near edge.
   plain[0:120, 0:30] = INK  # A thick stroke that runs off the picture.
-  shadow = plain * np.where(np.arange(400) < 200, 1.0, 0.6)[None, :]
   soft = plain * (1 - 0.4 / (1 + np.exp(-(np.arange(400) - 200) / 30.0)))
   mnist = np.zeros((28, 28), np.float32)
   mnist[4:24, 12:16] = 1.0  # Light ink on black: the ink is no sheet.
   noisy = plain + rng.normal(0, 0.02, plain.shape).astype(np.float32)
   for gray in plain, soft, mnist, noisy:
     assert paper_pages.find_page(gray) is gray
-  # A shadow's sharp edge across the page reaches less of the edge than a
-  # desk would.
-  assert paper_pages.page_mask(shadow) is None
+
+
+def test_a_desk_along_one_side_only_is_cut_away():
+  # The sheet runs off the picture at the top, the bottom and the left.
+  picture = np.full((400, 600), DESK, np.float32)
+  picture[:, :460] = PAPER
+  picture[100:260, 230:250] = INK
+  page = paper_pages.find_page(picture)
+  assert 420 < page.shape[1] < 470 and page.shape[0] > 380
+  assert np.mean(page < (PAPER + DESK) / 2) < 0.03
+
+
+def test_a_strip_of_desk_thinner_than_a_cell_is_cut_away_too():
+  picture = np.full((400, 900), DESK, np.float32)
+  picture[:397, :760] = PAPER  # The desk at the right, and a thin strip.
+  picture[100:260, 230:250] = INK
+  blurred = np.asarray(Image.fromarray(np.uint8(255 * picture)).filter(
+      ImageFilter.GaussianBlur(1.5)), np.float32) / 255
+  page = paper_pages.find_page(blurred)
+  assert page.shape[0] > 370
+  for edge in page[0], page[-1], page[:, 0], page[:, -1]:
+    assert np.median(edge) > 0.85 * PAPER
+
+
+def coloured(gray, hue):
+  """gray as RGB: where it is darker than the paper, in the colour hue (its
+  own gray kept); elsewhere neutral."""
+  hue = np.asarray(hue, np.float32) / np.dot(hue, (0.299, 0.587, 0.114))
+  neutral = np.repeat(gray[..., None], 3, axis=2)
+  return np.where((gray >= PAPER - 0.01)[..., None], neutral,
+                  np.clip(gray[..., None] * hue, 0, 1))
+
+
+def test_a_desk_of_another_colour_is_found_by_its_colour():
+  # A green mat as light as the paper's gray: gray alone cannot tell them.
+  picture = sheet_on_desk()
+  picture[picture == DESK] = 0.8
+  colour = coloured(picture, (0.3, 0.6, 0.3))
+  colour[100:220, 230:250] = (0.1, 0.1, 0.4)  # A blue stroke on the sheet.
+  assert paper_pages.page_mask(picture) is None
+  found = paper_pages.page_mask(picture, colour)
+  assert found is not None
+  page = paper_pages.find_page(picture, colour)
+  assert 330 < page.shape[0] < 380 and 450 < page.shape[1] < 500
+
+
+def test_a_shadows_sharp_edge_is_told_from_a_desk_by_colour():
+  plain = np.full((300, 400), PAPER, np.float32)
+  plain[50:250, 300:310] = INK  # The digit, in the shadow.
+  shadow = plain * np.where(np.arange(400) < 200, 1.0, 0.6)[None, :]
+  # In gray, a sharp edge along a side is a desk's...
+  assert paper_pages.page_mask(shadow) is not None
+  # ...but the shadow keeps the paper's colour, as a desk does not.
+  assert paper_pages.page_mask(shadow, coloured(shadow, (1, 1, 1))) is None
 
 
 def ruled_ink(turn=0.0, spacing=40, size=(400, 500)):

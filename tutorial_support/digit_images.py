@@ -399,9 +399,24 @@ def refuse_an_outline(cropped, page_shape):
     raise NotADigitError(OUTLINE)
 
 
-def preprocess(gray):
-  """Runs every stage on a gray image; returns them all, as Stages."""
-  page = paper_pages.find_page(gray)
+def preprocess(gray, colour=None):
+  """Runs every stage on a gray image; returns them all, as Stages.
+
+  colour, the same picture in RGB (or None), tells a coloured desk from the
+  paper where their grays are alike.
+  """
+  page = paper_pages.find_page(gray, colour)
+  try:
+    return _stages(gray, page)
+  except NotADigitError:
+    if page is gray:
+      raise
+  # What was cut away as desk was a shadow's edge across the page, with the
+  # digit in it: the whole picture holds it.
+  return _stages(gray, gray)
+
+
+def _stages(gray, page):
   ink = as_ink(page)
   unruled = paper_pages.remove_rulings(ink, noise_of(ink)[1])
   levels = measure_ink(unruled)
@@ -457,9 +472,9 @@ def read_digit(path):
   first_error, index, count = None, 0, 1
   try:
     with contextlib.closing(picture_files.read_frames(path)) as frames:
-      for gray, index, count in frames:
+      for gray, index, count, colour in frames:
         try:
-          stages = preprocess(gray)
+          stages = preprocess(gray, colour)
           pixels = stages.centred.reshape(MNIST_SIZE * MNIST_SIZE)
           return Digit(pixels, index, count, page_view(stages))
         except NotADigitError as e:

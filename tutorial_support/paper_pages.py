@@ -24,11 +24,16 @@ from tutorial_support import windowed
 PAGE_GRID = 160
 # Paper is at least this many times as bright as the desk around it.
 DESK_CONTRAST = 1.35
+# ...or is of another hue by this much (in log units: 0.15, 16%).
+MIN_TINT = 0.15
 # A desk shows when it covers at least this share of the picture...
 MIN_DESK_SHARE = 0.02
-# ...and this share of the picture's edge (a shadow across a page, which
-# also reaches the edge, has reached a little over half of it).
+# ...and this share of the picture's edge, or of one of its sides.
 MIN_DESK_BORDER = 0.6
+MIN_DESK_SIDE = 0.9
+# Along a side only, of the paper's hue and less than this many times as
+# dark, it is the paper in a shadow's sharp edge (known in colour alone).
+SHADOW_CONTRAST = 2.0
 # ...and leaves a sheet of at least this share.
 MIN_PAGE_SHARE = 0.25
 # Where desk and sheet meet, this share of the step between their levels
@@ -36,7 +41,7 @@ MIN_PAGE_SHARE = 0.25
 MIN_SHARPNESS = 0.6
 # The paper's level is taken with a window this share of the grid's shorter
 # side: wider than the strokes of a large, thick digit.
-LEVEL_WINDOW = 0.25
+LEVEL_WINDOW = 0.12
 # Cells of the sheet's edge (its blur, its thickness) left out of the page.
 EDGE_CELLS = 1
 # A ruling runs across at least this share of the page; a margin line, or a
@@ -113,47 +118,49 @@ def _edge_sharpness(light, desk):
   return float(np.median(near[edge] / np.maximum(wide[edge], 1e-6)))
 
 
-def page_mask(gray):
-  """Where the sheet of paper is, on a grid of cells: None if no desk shows.
-
-  The desk is what is darker than the paper by DESK_CONTRAST or more (the
-  two levels split as Otsu's method splits a histogram) and reaches the
-  picture's edge; the sheet is the rest, strokes on it included, without
-  its outer EDGE_CELLS.
-
-  Returns:
-    (mask, size): a bool array of the grid, and the grid's (width, height);
-    or None, when no desk shows (the sheet fills the picture).
-  """
-  height, width = gray.shape
+def _grid_size(shape):
+  """(width, height) of the grid the page is looked for on."""
+  height, width = shape
   shrink = max(1.0, max(height, width) / float(PAGE_GRID))
-  size = (max(8, int(round(width / shrink))),
+  return (max(8, int(round(width / shrink))),
           max(8, int(round(height / shrink))))
-  coarse = _resized(gray, size, Image.Resampling.BOX)
-  # Strokes are too few cells to move the threshold, and reach no edge.
-  light = np.log(np.maximum(coarse, 1.0 / 255))
-  threshold = _otsu(light)
-  dark = light <= threshold
-  if not dark.any() or dark.all():
+
+
+def _closed(levels):
+  """levels without what is narrower than 9 cells and lower than around it:
+  the strokes, whose edges are sharp wherever they are."""
+  return windowed.reduce(windowed.reduce(levels, 9, np.max), 9, np.min)
+
+
+def _sheet_and_desk(levels, contrast):
+  """The sheet and the desk in levels, where paper is higher than the desk
+  by contrast or more: (page, desk) bool grids, or None.
+
+  The two levels split as Otsu's method splits a histogram; the desk is the
+  lower that reaches the picture's edge, the sheet all that the desk does
+  not reach, strokes on it included, without its outer EDGE_CELLS.
+  """
+  threshold = _otsu(levels)
+  low = levels <= threshold
+  if not low.any() or low.all():
     return None
-  if light[~dark].mean() - light[dark].mean() < np.log(DESK_CONTRAST):
+  if levels[~low].mean() - levels[low].mean() < contrast:
     return None
-  desk = _touching_border(dark)
-  # A desk runs along a side of the picture, where a stroke that runs off
-  # it touches the edge over its width alone.
+  desk = _touching_border(low)
+  # A desk runs along a side of the picture, or most of its edge, where a
+  # stroke that runs off it touches the edge over its width alone.
+  sides = (desk[0].mean(), desk[-1].mean(), desk[:, 0].mean(),
+           desk[:, -1].mean())
   along = np.concatenate([desk[0], desk[-1], desk[:, 0], desk[:, -1]]).mean()
-  if (along < MIN_DESK_BORDER or desk.mean() < MIN_DESK_SHARE or
-      desk.mean() > 1 - MIN_PAGE_SHARE):
+  if ((along < MIN_DESK_BORDER and max(sides) < MIN_DESK_SIDE) or
+      desk.mean() < MIN_DESK_SHARE or desk.mean() > 1 - MIN_PAGE_SHARE):
     return None
-  # Measured without the strokes, whose edges are sharp wherever they are.
-  closed = np.log(np.maximum(windowed.reduce(windowed.reduce(
-      coarse, 9, np.max), 9, np.min), 1.0 / 255))
+  closed = _closed(levels)
   if _edge_sharpness(closed, _touching_border(closed <= threshold)) < (
       MIN_SHARPNESS):
     return None  # The soft edge of a shadow, not of a sheet.
-  # The sheet: all that the desk does not reach, strokes on it included.
   page = windowed.reduce((~desk).astype(np.float32), 2 * EDGE_CELLS + 1,
-                       np.min) > 0
+                         np.min) > 0
   if page.mean() < MIN_PAGE_SHARE:
     return None
   # A sheet is solid and light: light strokes on a dark canvas are not one,
@@ -161,9 +168,70 @@ def page_mask(gray):
   core = windowed.reduce(page.astype(np.float32), 7, np.min) > 0
   if core.sum() < 0.5 * page.sum():
     return None
-  if np.median(light[page]) - np.median(light[desk]) < np.log(DESK_CONTRAST):
+  if np.median(levels[page]) - np.median(levels[desk]) < contrast:
     return None
-  return page, size
+  return page, desk
+
+
+def _tint(colour, size):
+  """How far each cell's hue is from the paper's, in log units: a shadow
+  dims all three channels alike and leaves it 0. The paper's hue is the
+  most neutral cells' (paper is white, or nearly, in any light a person
+  reads by), not the lightest: a light desk may be lighter than a sheet
+  in a shadow."""
+  channels = np.stack([_resized(colour[..., channel], size,
+                                Image.Resampling.BOX) for channel in range(3)],
+                      axis=2)
+  logs = np.log(np.maximum(channels, 0.02))
+  hue = logs - logs.mean(axis=2, keepdims=True)
+  saturation = np.sqrt(np.square(hue).sum(axis=2))
+  paper = np.median(hue[saturation <= np.percentile(saturation, 30)], axis=0)
+  return np.sqrt(np.square(hue - paper).sum(axis=2))
+
+
+def page_mask(gray, colour=None):
+  """Where the sheet of paper is, on a grid of cells: None if no desk shows.
+
+  The desk is what is darker than the paper by DESK_CONTRAST or more, or,
+  with colour, of another hue by MIN_TINT or more, along a side of the
+  picture or most of its edge, meeting the sheet in a sharp edge.
+
+  Args:
+    gray: The picture, gray [h, w] in [0, 1].
+    colour: The same picture, RGB [h, w, 3] in [0, 1], or None.
+
+  Returns:
+    (mask, size): a bool array of the grid, and the grid's (width, height);
+    or None, when no desk shows (the sheet fills the picture).
+  """
+  size = _grid_size(gray.shape)
+  light = np.log(np.maximum(_resized(gray, size, Image.Resampling.BOX),
+                            1.0 / 255))
+  found = _sheet_and_desk(light, np.log(DESK_CONTRAST))
+  if colour is None:
+    return None if found is None else (found[0], size)
+  tint = _tint(colour, size)
+  coloured = _sheet_and_desk(-tint, MIN_TINT)  # A desk of another colour.
+  if found is None or (coloured is not None and np.median(
+      tint[found[0]]) > np.median(tint[found[1]]) + MIN_TINT):
+    # No darker desk; or what is lighter is a coloured desk, and the sheet
+    # is in a shadow.
+    return None if coloured is None else (coloured[0], size)
+  page, desk = found
+  if coloured is None:
+    return None if _a_shadow(light, tint, page, desk) else (page, size)
+  # A desk both darker and coloured: in part lit beyond the sheet's shade.
+  both = page & coloured[0]
+  return (both if both.mean() >= MIN_PAGE_SHARE else page), size
+
+
+def _a_shadow(light, tint, page, desk):
+  """Whether the 'desk' is the paper in a shadow's sharp edge: of the
+  paper's hue, along no more of the edge than a side, not much darker."""
+  along = np.concatenate([desk[0], desk[-1], desk[:, 0], desk[:, -1]]).mean()
+  return (along < MIN_DESK_BORDER and np.median(tint[desk]) < MIN_TINT and
+          np.median(light[page]) - np.median(light[desk]) <
+          np.log(SHADOW_CONTRAST))
 
 
 def sheet_angle(mask):
@@ -205,14 +273,15 @@ def _inner_box(inside, least=0.97):
   return top, bottom, left, right
 
 
-def find_page(gray):
+def find_page(gray, colour=None):
   """Returns the sheet that gray shows, turned straight and cut out of the
-  desk around it (what little desk is left in the cut, made paper).
+  desk around it (what little desk is left in the cut, made paper); colour,
+  the same picture in RGB or None, finds a desk of another colour.
 
   A picture whose sheet fills it (or that shows no paper at all) is
   returned as it is.
   """
-  found = page_mask(gray)
+  found = page_mask(gray, colour)
   if found is None:
     return gray
   mask, size = found
@@ -236,6 +305,27 @@ def find_page(gray):
     page = _rotated(page, angle, fill=level)
     inside = _rotated(inside, angle)
   top, bottom, left, right = _inner_box(inside > 0.5)
+  return _without_dark_edges(page[top:bottom, left:right], level)
+
+
+def _without_dark_edges(page, level):
+  """page without the rows and columns along its edges that are darker than
+  paper (by DESK_CONTRAST's square root, at the median): a strip of desk
+  thinner than a cell of the grid, which the mask kept. At most a twentieth
+  of the page goes from each side."""
+  limit = level / np.sqrt(DESK_CONTRAST)
+  most = max(1, min(page.shape) // 20)
+  top, left, bottom, right = 0, 0, page.shape[0], page.shape[1]
+  while top < most and np.median(page[top, left:right]) < limit:
+    top += 1
+  while page.shape[0] - bottom < most and np.median(
+      page[bottom - 1, left:right]) < limit:
+    bottom -= 1
+  while left < most and np.median(page[top:bottom, left]) < limit:
+    left += 1
+  while page.shape[1] - right < most and np.median(
+      page[top:bottom, right - 1]) < limit:
+    right -= 1
   return page[top:bottom, left:right]
 
 
@@ -290,7 +380,7 @@ def _bridge(ink, bands, noise):
   for start, end in bands:
     bridge = np.minimum(ink[max(start - 2, 0)], ink[min(end + 1, last)])
     for row in range(start, end):
-      on_page = ink[row] > 0  # Outside the turned page, ink is 0.
+      on_page = ink[row] != 0  # Outside the turned page, ink is 0.
       if not on_page.any():
         continue
       line = float(np.median(ink[row][on_page]))
@@ -358,4 +448,4 @@ def remove_rulings(ink, noise):
   cols = _ruled_rows(turned.T, threshold, COLUMN_SHARE)
   if cols.any():
     turned = _bridge(turned.T, _bands(cols), noise).T
-  return np.maximum(turned - 1e-6, 0.0)
+  return turned - 1e-6  # The grain below 0 kept, for its level to be known.
