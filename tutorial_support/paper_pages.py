@@ -403,7 +403,9 @@ def _rulings(bands, height):
   strokes of a digit that fills the picture)."""
   thin = [(start, end) for start, end in bands
           if end - start <= max(6, 0.03 * height)]
-  if len(thin) < MIN_RULINGS:
+  # Most bands of a ruled page are its lines; where most are thick, they
+  # are a digit's strokes, or the grain of a picture read too finely.
+  if len(thin) < max(MIN_RULINGS, 2 * len(bands) / 3.0):
     return []
   gaps = np.diff([(start + end) / 2.0 for start, end in thin])
   usual = np.median(gaps)
