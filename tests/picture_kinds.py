@@ -301,7 +301,7 @@ def _sheet_size(rng):
 
 
 def sheet_on_desk(ink, rng):
-  """A plain sheet on a darker desk, straight or nearly."""
+  """A plain sheet on a desk, dark or coloured, on one to four sides of it."""
   return _photographed(_on_desk(_sheet(ink, rng, _sheet_size(rng), None),
                                 rng, 3), rng)
 
@@ -345,7 +345,7 @@ KINDS = (
     ('16bit', sixteen_bit_png, '16-bit grayscale PNG'),
     ('float', float_tiff, 'float TIFF'),
     ('thumbnail', small_thumbnail, 'small picture, digit 14-24 px high'),
-    ('desk', sheet_on_desk, 'photo: a sheet on a darker desk'),
+    ('desk', sheet_on_desk, 'photo: a sheet on a desk, dark or coloured'),
     ('ruled', ruled_page, 'photo: ruled notebook paper'),
     ('squared', squared_page, 'photo: squared paper'),
     ('turned', turned_sheet_in_shadow,

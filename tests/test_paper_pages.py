@@ -35,6 +35,14 @@ def test_the_desk_around_a_sheet_is_cut_away():
   assert page.min() < 0.3  # The stroke is kept.
 
 
+def test_a_pale_grey_desk_is_a_desk_too():
+  picture = sheet_on_desk()
+  picture[picture == DESK] = PAPER / 1.12
+  noisy = picture + np.random.default_rng(4).normal(0, 0.01, picture.shape)
+  page = paper_pages.find_page(noisy.astype(np.float32))
+  assert 330 < page.shape[0] < 380 and 450 < page.shape[1] < 500
+
+
 def test_a_thick_stroke_is_not_taken_for_the_papers_shade():
   # 70 pixels wide: a large digit's stroke, wider than a shadow's edge is.
   page = paper_pages.find_page(sheet_on_desk(stroke=70))
@@ -101,7 +109,7 @@ def coloured(gray, hue):
 def test_a_desk_of_another_colour_is_found_by_its_colour():
   # A green mat as light as the paper's gray: gray alone cannot tell them.
   picture = sheet_on_desk()
-  picture[picture == DESK] = 0.8
+  picture[picture == DESK] = 0.88
   colour = coloured(picture, (0.3, 0.6, 0.3))
   colour[100:220, 230:250] = (0.1, 0.1, 0.4)  # A blue stroke on the sheet.
   assert paper_pages.page_mask(picture) is None

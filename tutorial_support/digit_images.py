@@ -9,8 +9,9 @@ preprocess() returns one by one:
 
   gray:     the picture as gray levels, at most 1024 pixels a side
             (tutorial_support/picture_files.py reads it);
-  page:     where a sheet of paper lies on a darker desk, the sheet alone,
-            turned straight (tutorial_support/paper_pages.py);
+  page:     where a sheet of paper lies on a desk, darker or of another
+            colour, the sheet alone, turned straight
+            (tutorial_support/paper_pages.py);
   ink:      light ink on dark, the background taken away: the paper's level
             is estimated at a scale larger than any stroke (so a shadow
             across the page is paper too) and divided out;

@@ -22,8 +22,9 @@ from tutorial_support import windowed
 
 # The page is looked for on a grid this many cells on its longer side.
 PAGE_GRID = 160
-# Paper is at least this many times as bright as the desk around it.
-DESK_CONTRAST = 1.35
+# Paper is at least this many times as bright as the desk around it (a pale
+# grey table under white paper is 1.1 times darker).
+DESK_CONTRAST = 1.08
 # ...or is of another hue by this much (in log units: 0.15, 16%).
 MIN_TINT = 0.15
 # A desk shows when it covers at least this share of the picture...
@@ -42,6 +43,9 @@ MIN_SHARPNESS = 0.6
 # The paper's level is taken with a window this share of the grid's shorter
 # side: wider than the strokes of a large, thick digit.
 LEVEL_WINDOW = 0.12
+# A row or column along the cut sheet's edge this many times darker than
+# the paper is a strip of desk.
+STRIP_CONTRAST = 1.15
 # Cells of the sheet's edge (its blur, its thickness) left out of the page.
 EDGE_CELLS = 1
 # A ruling runs across at least this share of the page; a margin line, or a
@@ -136,16 +140,20 @@ def _sheet_and_desk(levels, contrast):
   """The sheet and the desk in levels, where paper is higher than the desk
   by contrast or more: (page, desk) bool grids, or None.
 
-  The two levels split as Otsu's method splits a histogram; the desk is the
-  lower that reaches the picture's edge, the sheet all that the desk does
-  not reach, strokes on it included, without its outer EDGE_CELLS.
+  The two levels split as Otsu's method splits a histogram, the strokes
+  closed away first (a dark digit on a pale desk's sheet would split off
+  from both); the desk is the lower that reaches the picture's edge, the
+  sheet all that the desk does not reach, strokes on it included, without
+  its outer EDGE_CELLS.
   """
-  threshold = _otsu(levels)
-  low = levels <= threshold
+  closed = _closed(levels)
+  threshold = _otsu(closed)
+  low = closed <= threshold
   if not low.any() or low.all():
     return None
-  if levels[~low].mean() - levels[low].mean() < contrast:
+  if closed[~low].mean() - closed[low].mean() < contrast:
     return None
+  low = levels <= threshold
   desk = _touching_border(low)
   # A desk runs along a side of the picture, or most of its edge, where a
   # stroke that runs off it touches the edge over its width alone.
@@ -155,7 +163,6 @@ def _sheet_and_desk(levels, contrast):
   if ((along < MIN_DESK_BORDER and max(sides) < MIN_DESK_SIDE) or
       desk.mean() < MIN_DESK_SHARE or desk.mean() > 1 - MIN_PAGE_SHARE):
     return None
-  closed = _closed(levels)
   if _edge_sharpness(closed, _touching_border(closed <= threshold)) < (
       MIN_SHARPNESS):
     return None  # The soft edge of a shadow, not of a sheet.
@@ -310,10 +317,10 @@ def find_page(gray, colour=None):
 
 def _without_dark_edges(page, level):
   """page without the rows and columns along its edges that are darker than
-  paper (by DESK_CONTRAST's square root, at the median): a strip of desk
-  thinner than a cell of the grid, which the mask kept. At most a twentieth
-  of the page goes from each side."""
-  limit = level / np.sqrt(DESK_CONTRAST)
+  paper (STRIP_CONTRAST times, at the median): a strip of desk thinner than
+  a cell of the grid, which the mask kept. At most a twentieth of the page
+  goes from each side."""
+  limit = level / STRIP_CONTRAST
   most = max(1, min(page.shape) // 20)
   top, left, bottom, right = 0, 0, page.shape[0], page.shape[1]
   while top < most and np.median(page[top, left:right]) < limit:
