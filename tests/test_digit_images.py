@@ -242,3 +242,13 @@ def test_a_digit_in_a_shadow_taken_for_a_desk_is_read_all_the_same():
   clean = prepare(Image.fromarray(np.uint8(255 * ink), 'L'))
   field = digit_images.preprocess(page).centred
   assert np.abs(field - clean).mean() < 0.05
+
+
+def test_a_blank_sheet_on_a_desk_is_blank_not_its_outline():
+  photo = np.full((600, 800), 0.3, np.float32)
+  photo[90:450, 120:600] = 0.9
+  photo += np.random.default_rng(6).normal(0, 0.01, photo.shape).astype(
+      np.float32)
+  with pytest.raises(digit_images.NotADigitError,
+                     match=r'^no ink found \(a blank page\?\)$'):
+    digit_images.preprocess(photo)

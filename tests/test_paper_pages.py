@@ -119,14 +119,15 @@ def test_a_desk_of_another_colour_is_found_by_its_colour():
   assert 330 < page.shape[0] < 380 and 450 < page.shape[1] < 500
 
 
-def test_a_shadows_sharp_edge_is_told_from_a_desk_by_colour():
+def test_a_desk_along_one_side_is_told_from_one_along_most_of_the_edge():
   plain = np.full((300, 400), PAPER, np.float32)
-  plain[50:250, 300:310] = INK  # The digit, in the shadow.
-  shadow = plain * np.where(np.arange(400) < 200, 1.0, 0.6)[None, :]
-  # In gray, a sharp edge along a side is a desk's...
-  assert paper_pages.page_mask(shadow) is not None
-  # ...but the shadow keeps the paper's colour, as a desk does not.
-  assert paper_pages.page_mask(shadow, coloured(shadow, (1, 1, 1))) is None
+  plain[50:250, 300:310] = INK
+  # A sharp edge along one side: a desk's, or a shadow's.
+  one_side = plain * np.where(np.arange(400) < 200, 1.0, 0.6)[None, :]
+  assert paper_pages.page_mask(one_side) is not None
+  assert paper_pages.along_one_side(one_side)
+  assert not paper_pages.along_one_side(sheet_on_desk())
+  assert not paper_pages.along_one_side(plain)
 
 
 def ruled_ink(turn=0.0, spacing=40, size=(400, 500)):

@@ -410,10 +410,11 @@ def preprocess(gray, colour=None):
   try:
     return _stages(gray, page)
   except NotADigitError:
-    if page is gray:
+    # A blank sheet on a desk is blank: its outline is no digit.
+    if page is gray or not paper_pages.along_one_side(gray):
       raise
-  # What was cut away as desk was a shadow's edge across the page, with the
-  # digit in it: the whole picture holds it.
+  # What was cut away as a desk along one side was a shadow's sharp edge
+  # across the page, with the digit in it: the whole picture holds it.
   return _stages(gray, gray)
 
 

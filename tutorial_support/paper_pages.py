@@ -32,9 +32,6 @@ MIN_DESK_SHARE = 0.02
 # ...and this share of the picture's edge, or of one of its sides.
 MIN_DESK_BORDER = 0.6
 MIN_DESK_SIDE = 0.9
-# Along a side only, of the paper's hue and less than this many times as
-# dark, it is the paper in a shadow's sharp edge (known in colour alone).
-SHADOW_CONTRAST = 2.0
 # ...and leaves a sheet of at least this share.
 MIN_PAGE_SHARE = 0.25
 # Where desk and sheet meet, this share of the step between their levels
@@ -226,19 +223,10 @@ def page_mask(gray, colour=None):
     return None if coloured is None else (coloured[0], size)
   page, desk = found
   if coloured is None:
-    return None if _a_shadow(light, tint, page, desk) else (page, size)
+    return page, size
   # A desk both darker and coloured: in part lit beyond the sheet's shade.
   both = page & coloured[0]
   return (both if both.mean() >= MIN_PAGE_SHARE else page), size
-
-
-def _a_shadow(light, tint, page, desk):
-  """Whether the 'desk' is the paper in a shadow's sharp edge: of the
-  paper's hue, along no more of the edge than a side, not much darker."""
-  along = np.concatenate([desk[0], desk[-1], desk[:, 0], desk[:, -1]]).mean()
-  return (along < MIN_DESK_BORDER and np.median(tint[desk]) < MIN_TINT and
-          np.median(light[page]) - np.median(light[desk]) <
-          np.log(SHADOW_CONTRAST))
 
 
 def sheet_angle(mask):
@@ -278,6 +266,21 @@ def _inner_box(inside, least=0.97):
     else:
       right -= 1
   return top, bottom, left, right
+
+
+def along_one_side(gray):
+  """Whether gray shows a desk along one side of it only, as the sharp edge
+  of a shadow across a page would show: what is cut away as such a desk may
+  hold the digit."""
+  size = _grid_size(gray.shape)
+  light = np.log(np.maximum(_resized(gray, size, Image.Resampling.BOX),
+                            1.0 / 255))
+  found = _sheet_and_desk(light, np.log(DESK_CONTRAST))
+  if found is None:
+    return False
+  desk = found[1]
+  along = np.concatenate([desk[0], desk[-1], desk[:, 0], desk[:, -1]])
+  return along.mean() < MIN_DESK_BORDER
 
 
 def find_page(gray, colour=None):
