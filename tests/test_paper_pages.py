@@ -119,15 +119,19 @@ def test_a_desk_of_another_colour_is_found_by_its_colour():
   assert 330 < page.shape[0] < 380 and 450 < page.shape[1] < 500
 
 
-def test_a_desk_along_one_side_is_told_from_one_along_most_of_the_edge():
+def test_a_desk_is_in_doubt_along_one_side_or_when_it_is_pale():
   plain = np.full((300, 400), PAPER, np.float32)
   plain[50:250, 300:310] = INK
   # A sharp edge along one side: a desk's, or a shadow's.
   one_side = plain * np.where(np.arange(400) < 200, 1.0, 0.6)[None, :]
   assert paper_pages.page_mask(one_side) is not None
-  assert paper_pages.along_one_side(one_side)
-  assert not paper_pages.along_one_side(sheet_on_desk())
-  assert not paper_pages.along_one_side(plain)
+  assert paper_pages.desk_in_doubt(one_side)
+  assert not paper_pages.desk_in_doubt(sheet_on_desk())
+  assert not paper_pages.desk_in_doubt(plain)
+  pale = sheet_on_desk()
+  pale[pale == DESK] = PAPER / 1.2  # As the far side of a page in a shade.
+  assert paper_pages.page_mask(pale) is not None
+  assert paper_pages.desk_in_doubt(pale)
 
 
 def ruled_ink(turn=0.0, spacing=40, size=(400, 500)):

@@ -411,10 +411,11 @@ def preprocess(gray, colour=None):
     return _stages(gray, page)
   except NotADigitError:
     # A blank sheet on a desk is blank: its outline is no digit.
-    if page is gray or not paper_pages.along_one_side(gray):
+    if page is gray or not paper_pages.desk_in_doubt(gray):
       raise
-  # What was cut away as a desk along one side was a shadow's sharp edge
-  # across the page, with the digit in it: the whole picture holds it.
+  # What was cut away as a desk was paper in a shade (a shadow's sharp
+  # edge, a page lit from one side), with the digit in it: the whole
+  # picture holds it.
   return _stages(gray, gray)
 
 

@@ -2,11 +2,11 @@
 
 A digit written on paper is most often photographed with the sheet lying on
 a desk, and often on a page of a ruled or squared notebook. The desk around
-the sheet is darker than the paper and far larger than a stroke, and the
-rulings are long straight lines across the page: neither is the digit, and
-both would be taken for ink. find_page() cuts a picture to its sheet, the
-desk made paper; remove_rulings() takes the printed lines out of the ink,
-keeping the strokes that cross them whole.
+the sheet is darker than the paper, or of another colour, and far larger
+than a stroke, and the rulings are long straight lines across the page:
+neither is the digit, and both would be taken for ink. find_page() cuts a
+picture to its sheet, the desk made paper; remove_rulings() takes the
+printed lines out of the ink, keeping the strokes that cross them whole.
 
 Both work with NumPy and Pillow on a coarse grid, in a few milliseconds:
 OpenCV (opencv-python-headless 5.1) does the same in fewer calls, but costs
@@ -27,6 +27,8 @@ PAGE_GRID = 160
 DESK_CONTRAST = 1.08
 # ...or is of another hue by this much (in log units: 0.15, 16%).
 MIN_TINT = 0.15
+# A desk less dark than this may be paper in a shade.
+CLEAR_DESK_CONTRAST = 1.35
 # A desk shows when it covers at least this share of the picture...
 MIN_DESK_SHARE = 0.02
 # ...and this share of the picture's edge, or of one of its sides.
@@ -268,19 +270,23 @@ def _inner_box(inside, least=0.97):
   return top, bottom, left, right
 
 
-def along_one_side(gray):
-  """Whether gray shows a desk along one side of it only, as the sharp edge
-  of a shadow across a page would show: what is cut away as such a desk may
-  hold the digit."""
+def desk_in_doubt(gray):
+  """Whether the desk that gray shows might be paper in a shade: one along
+  one side only (as the sharp edge of a shadow across a page is), or less
+  than CLEAR_DESK_CONTRAST times darker than the sheet (as the far side of
+  a page lit from one side is). What is cut away as such a desk may hold
+  the digit."""
   size = _grid_size(gray.shape)
   light = np.log(np.maximum(_resized(gray, size, Image.Resampling.BOX),
                             1.0 / 255))
   found = _sheet_and_desk(light, np.log(DESK_CONTRAST))
   if found is None:
     return False
-  desk = found[1]
+  page, desk = found
   along = np.concatenate([desk[0], desk[-1], desk[:, 0], desk[:, -1]])
-  return along.mean() < MIN_DESK_BORDER
+  return bool(along.mean() < MIN_DESK_BORDER or
+              np.median(light[page]) - np.median(light[desk]) <
+              np.log(CLEAR_DESK_CONTRAST))
 
 
 def find_page(gray, colour=None):
